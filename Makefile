@@ -1,0 +1,72 @@
+# Meter firmware: setup, build, simulate, test.
+# `make sim` and `make test` do all setup themselves (idempotent, a second run skips what is done).
+
+SHELL := /bin/bash
+ROOT := $(abspath .)
+MPSRC := build/mpsrc/micropython
+MPSTAMP := $(MPSRC)/.unpacked-1.25.0+ds-1
+MPY_CROSS := $(MPSRC)/mpy-cross/build/mpy-cross
+VENV := .venv
+PY := $(VENV)/bin/python
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMOD_SRC := $(wildcard firmware/metercrypto/*.c firmware/metercrypto/*.h firmware/metercrypto/*.mk)
+UNIX_FLAGS := MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 MICROPY_PY_BTREE=0 \
+	FROZEN_MANIFEST=$(ROOT)/host_tools/setup/manifest.py USER_C_MODULES=$(ROOT)/firmware
+P1_PORT ?= 8088
+PYTEST_ARGS ?=
+
+.PHONY: all setup deps venv interpreters sim test bench natmod clean distclean
+
+all: setup
+
+setup: deps venv interpreters
+
+deps: build/.apt-ok
+
+build/.apt-ok: host_tools/setup/apt_packages.sh
+	@mkdir -p build
+	@sh host_tools/setup/apt_packages.sh
+	@touch $@
+
+venv: $(VENV)/.ok
+
+$(VENV)/.ok: host_tools/requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "setup: installing Python packages into $(VENV)"
+	@$(PY) -m pip install -q -r host_tools/requirements.txt
+	@touch $@
+
+$(MPSTAMP): host_tools/setup/micropython_src.sh | build/.apt-ok
+	@sh host_tools/setup/micropython_src.sh $(MPSRC)
+
+$(MPY_CROSS): $(MPSTAMP)
+	@echo "build: mpy-cross"
+	@$(MAKE) -s -C $(MPSRC)/mpy-cross -j$(JOBS) >/dev/null
+
+interpreters: build/unix/micropython build/unix32/micropython
+
+build/unix/micropython: $(MPY_CROSS) $(CMOD_SRC) host_tools/setup/manifest.py
+	@echo "build: unix 64-bit interpreter"
+	@$(MAKE) -s -C $(MPSRC)/ports/unix -j$(JOBS) VARIANT=standard BUILD=$(ROOT)/build/obj-unix $(UNIX_FLAGS) >/dev/null
+	@mkdir -p $(@D) && cp build/obj-unix/micropython $@
+
+build/unix32/micropython: $(MPY_CROSS) $(CMOD_SRC) host_tools/setup/manifest.py
+	@echo "build: unix 32-bit interpreter"
+	@$(MAKE) -s -C $(MPSRC)/ports/unix -j$(JOBS) VARIANT=standard BUILD=$(ROOT)/build/obj-unix32 $(UNIX_FLAGS) \
+		MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_SSL=0 >/dev/null
+	@mkdir -p $(@D) && cp build/obj-unix32/micropython $@
+
+sim: setup
+	@P1_PORT=$(P1_PORT) $(PY) -m host_tools.sim
+
+test: setup
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	@$(PY) -m host_tools.bench
+
+clean:
+	rm -rf build/obj-* build/unix build/unix32 build/natmod
+
+distclean:
+	rm -rf build $(VENV)

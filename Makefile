@@ -48,13 +48,13 @@ interpreters: build/unix/micropython build/unix32/micropython
 build/unix/micropython: $(MPY_CROSS) $(CMOD_SRC) host_tools/setup/manifest.py
 	@echo "build: unix 64-bit interpreter"
 	@$(MAKE) -s -C $(MPSRC)/ports/unix -j$(JOBS) VARIANT=standard BUILD=$(ROOT)/build/obj-unix $(UNIX_FLAGS) >/dev/null
-	@mkdir -p $(@D) && cp build/obj-unix/micropython $@
+	@mkdir -p $(@D) && cp build/obj-unix/micropython $@.tmp && mv -f $@.tmp $@
 
 build/unix32/micropython: $(MPY_CROSS) $(CMOD_SRC) host_tools/setup/manifest.py
 	@echo "build: unix 32-bit interpreter"
 	@$(MAKE) -s -C $(MPSRC)/ports/unix -j$(JOBS) VARIANT=standard BUILD=$(ROOT)/build/obj-unix32 $(UNIX_FLAGS) \
 		MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_SSL=0 >/dev/null
-	@mkdir -p $(@D) && cp build/obj-unix32/micropython $@
+	@mkdir -p $(@D) && cp build/obj-unix32/micropython $@.tmp && mv -f $@.tmp $@
 
 sim: setup
 	@P1_PORT=$(P1_PORT) $(PY) -m host_tools.sim
@@ -70,3 +70,7 @@ clean:
 
 distclean:
 	rm -rf build $(VENV)
+
+natmod: setup
+	@WITH_CROSS=1 sh host_tools/setup/apt_packages.sh
+	@bash host_tools/setup/natmod.sh

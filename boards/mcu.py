@@ -1,0 +1,184 @@
+# HAL pieces shared by the MCU boards (rp2040, esp32), built on `machine` (deployed as /mcu.py).
+# This is the board layer: the only place besides main.py that reads the hardware clock. Board files hold only pin
+# maps and wiring and call these. Not imported on the unix_sim board.
+import asyncio
+import json
+import time
+
+import machine
+
+from meter import timeutil
+
+_PERIOD = 1 << 30
+
+
+class McuClock:
+    """Board clock on machine.RTC plus ticks_ms. The RTC is read once at start (and after
+    set_time); from then on time runs from ticks_ms so reading it never allocates."""
+
+    def __init__(self, rtc_backup=False):
+        self.rtc = machine.RTC()
+        self.valid = rtc_backup
+        self._sync()
+
+    def _sync(self):
+        y, mo, d, _wd, hh, mm, ss, _sub = self.rtc.datetime()
+        self._base_s = timeutil.to_secs(y, mo, d, hh, mm, ss)
+        self._base_ms = time.ticks_ms()
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    @staticmethod
+    def ticks_diff(a, b):
+        return time.ticks_diff(a, b)
+
+    def time(self):
+        d = time.ticks_diff(time.ticks_ms(), self._base_ms)
+        if d > 3600000:  # re-base hourly so ticks never wrap between reads
+            self._base_s += d // 1000
+            self._base_ms = time.ticks_add(self._base_ms, (d // 1000) * 1000)
+            d = time.ticks_diff(time.ticks_ms(), self._base_ms)
+        return self._base_s + d // 1000
+
+    def time_ms(self):
+        d = time.ticks_diff(time.ticks_ms(), self._base_ms)
+        return self._base_s + d // 1000, d % 1000
+
+    def set_time(self, t):
+        y, mo, d, hh, mm, ss, wd = timeutil.from_secs(t)
+        self.rtc.datetime((y, mo, d, wd - 1, hh, mm, ss, 0))
+        self._sync()
+        self.valid = True
+
+    async def sleep_ms(self, ms):
+        await asyncio.sleep_ms(ms)
+
+
+class SpiDev:
+    """An SPI bus plus its chip select (active low)."""
+
+    def __init__(self, bus, cs):
+        self.bus, self.cs = bus, cs
+        cs.value(1)
+
+    def select(self, on):
+        self.cs.value(0 if on else 1)
+
+    def write(self, buf):
+        self.bus.write(buf)
+
+    def readinto(self, buf, write=0):
+        self.bus.readinto(buf, write)
+
+    def transfer(self, tx, rx):
+        self.bus.write_readinto(tx, rx)
+
+
+class InvertedPin:
+    """An input whose electrical level is inverted (e.g. behind an optocoupler)."""
+
+    def __init__(self, pin):
+        self.pin = pin
+
+    def value(self, v=None):
+        if v is None:
+            return 1 - self.pin.value()
+        self.pin.value(0 if v else 1)
+
+    def irq(self, handler=None, trigger=None):
+        p = self
+        self.pin.irq(handler=(lambda _pin: handler(p)) if handler else None,
+                     trigger=machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING)
+
+
+class BlockStorage:
+    """Storage on a block device with the extended block protocol (esp32.Partition, rp2.Flash):
+    readblocks(n, buf, off), writeblocks(n, buf, off), ioctl(6, n) to erase one block."""
+
+    def __init__(self, dev, block_size=4096):
+        self.dev = dev
+        self.block_size = block_size
+        self.size = dev.ioctl(4, 0) * block_size
+
+    def read(self, offset, buf):
+        self._check(offset, len(buf))
+        self.dev.readblocks(offset // self.block_size, buf, offset % self.block_size)
+
+    def write(self, offset, data):
+        self._check(offset, len(data))
+        self.dev.writeblocks(offset // self.block_size, data, offset % self.block_size)
+
+    def erase(self, block):
+        self.dev.ioctl(6, block)
+
+    def _check(self, offset, n):
+        if offset < 0 or offset + n > self.size or (offset % self.block_size) + n > self.block_size:
+            raise ValueError("storage access out of range or across a block")
+
+
+class FileStorage:
+    """Storage in a littlefs file, for boards without a raw region. littlefs is copy-on-write,
+    so a torn write leaves the old data; the journal's CRCs still guard each record."""
+
+    def __init__(self, path="/meter.dat", size=64 * 1024, block_size=4096):
+        self.size, self.block_size, self.path = size, block_size, path
+        try:
+            f = open(path, "r+b")
+        except OSError:
+            f = open(path, "w+b")
+        f.seek(0, 2)
+        have = f.tell()
+        blk = b"\xff" * 256
+        while have < size:
+            f.write(blk)
+            have += len(blk)
+        f.flush()
+        self.f = f
+
+    def read(self, offset, buf):
+        self.f.seek(offset)
+        self.f.readinto(buf)
+
+    def write(self, offset, data):
+        self.f.seek(offset)
+        self.f.write(data)
+        self.f.flush()
+
+    def erase(self, block):
+        blk = b"\xff" * 256
+        self.f.seek(block * self.block_size)
+        for _ in range(self.block_size // 256):
+            self.f.write(blk)
+        self.f.flush()
+
+
+class KeyStore:
+    """Keys from /keys.json (hex), provisioned at the factory with mpremote. Never readable over a
+    meter port; only services that need a key get it."""
+
+    def __init__(self, path="/keys.json"):
+        try:
+            with open(path) as f:
+                self._keys = json.load(f)
+        except (OSError, ValueError):
+            self._keys = {}
+
+    def get(self, name):
+        import binascii
+        v = self._keys.get(name)
+        return binascii.unhexlify(v) if v else None
+
+
+def load_config(defaults, path="/config/board.json"):
+    try:
+        with open(path) as f:
+            over = json.load(f)
+    except (OSError, ValueError):
+        return defaults
+    for k in over:
+        if isinstance(over[k], dict) and isinstance(defaults.get(k), dict):
+            defaults[k].update(over[k])
+        else:
+            defaults[k] = over[k]
+    return defaults

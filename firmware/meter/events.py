@@ -1,0 +1,87 @@
+# Event codes and the event log ring (timestamps in meter seconds, see timeutil).
+#
+# The log is a fixed-size ring of (t, code, a, b) records kept in preallocated arrays. Persistence is
+# done by the storage service (it snapshots the ring with the registers); `on_add` lets it know a new
+# event needs saving.
+from array import array
+
+POWER_DOWN = 1
+POWER_UP = 2
+REGISTERS_RESTORED = 3
+STORAGE_CORRUPT = 4  # a = slot/area id
+REGISTERS_LOST = 5
+CLOCK_ADJUSTED = 6  # a = old time, b = new time
+CLOCK_INVALID = 7
+COVER_OPEN = 8
+COVER_CLOSED = 9
+TAMPER = 10
+PASSWORD_FAIL = 11  # a = access level
+PASSWORD_LOCKOUT = 12  # a = lockout seconds
+PARAM_WRITE = 13  # a = old value (int or crc32 of text), b = new value (same)
+CALENDAR_ACTIVATED = 14
+CALENDAR_REJECTED = 15
+VOLTAGE_SAG = 16  # a = phase
+VOLTAGE_SWELL = 17  # a = phase
+LONG_POWER_FAIL = 18  # a = duration s
+BILLING_RESET = 19
+PROGRAMMING_SESSION = 20  # a = access level
+
+NAMES = {
+    POWER_DOWN: "power down", POWER_UP: "power up", REGISTERS_RESTORED: "registers restored",
+    STORAGE_CORRUPT: "storage corruption detected", REGISTERS_LOST: "registers lost",
+    CLOCK_ADJUSTED: "clock adjusted", CLOCK_INVALID: "clock invalid", COVER_OPEN: "cover opened",
+    COVER_CLOSED: "cover closed", TAMPER: "tamper", PASSWORD_FAIL: "wrong password",
+    PASSWORD_LOCKOUT: "password lockout", PARAM_WRITE: "parameter written",
+    CALENDAR_ACTIVATED: "calendar activated", CALENDAR_REJECTED: "calendar rejected",
+    VOLTAGE_SAG: "voltage sag", VOLTAGE_SWELL: "voltage swell", LONG_POWER_FAIL: "long power failure",
+    BILLING_RESET: "billing period reset", PROGRAMMING_SESSION: "programming session",
+}
+
+
+class EventLog:
+    def __init__(self, size=64):
+        self.size = size
+        self.t = array("l", bytes(4 * size))
+        self.code = array("H", bytes(2 * size))
+        self.a = array("l", bytes(4 * size))
+        self.b = array("l", bytes(4 * size))
+        self.count = 0  # total events ever added (the ring holds the last `size`)
+        self.on_add = None
+
+    def add(self, t, code, a=0, b=0):
+        i = self.count % self.size
+        self.t[i] = t
+        self.code[i] = code
+        self.a[i] = a
+        self.b[i] = b
+        self.count += 1
+        if self.on_add:
+            self.on_add(code)
+
+    def __len__(self):
+        return min(self.count, self.size)
+
+    def get(self, k):
+        """k-th newest event (0 = newest) as (t, code, a, b)."""
+        if k < 0 or k >= len(self):
+            raise IndexError(k)
+        i = (self.count - 1 - k) % self.size
+        return self.t[i], self.code[i], self.a[i], self.b[i]
+
+    def latest(self, code, n):
+        """Up to n newest events with the given code, newest first."""
+        out = []
+        for k in range(len(self)):
+            e = self.get(k)
+            if e[1] == code:
+                out.append(e)
+                if len(out) >= n:
+                    break
+        return out
+
+    def count_code(self, code):
+        c = 0
+        for k in range(len(self)):
+            if self.code[(self.count - 1 - k) % self.size] == code:
+                c += 1
+        return c

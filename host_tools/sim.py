@@ -1,0 +1,88 @@
+"""`make sim`: run the simulated meter in the foreground on the virtual rig.
+
+Prints its endpoints, one per line (a contract; scripts parse them):
+
+    p1: socket://127.0.0.1:<port>
+    optical: <pty path>
+
+then a status line every few seconds:
+
+    status: <local time> P=<kW> L1=<kW> L2=<kW> L3=<kW> import=<kWh> export=<kWh> rate=<n>
+
+Options (environment): P1_PORT (default 8088), SIM_RATE (virtual seconds per real second,
+default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP (unix|unix32).
+Stop with Ctrl-C.
+"""
+import datetime
+import os
+import signal
+import sys
+import time
+
+from host_tools.loadprofile import household
+from host_tools.rig import Rig, UNIX_2020
+
+
+def _local_hour(meter_s):
+    # Europe/Amsterdam local hour for the load shape (CET/CEST)
+    dt = datetime.datetime.fromtimestamp(meter_s + UNIX_2020, datetime.timezone.utc)
+    try:
+        from zoneinfo import ZoneInfo
+        dt = dt.astimezone(ZoneInfo("Europe/Amsterdam"))
+    except Exception:
+        dt = dt + datetime.timedelta(hours=1)
+    return dt.hour + dt.minute / 60.0, dt
+
+
+def main():
+    port = int(os.environ.get("P1_PORT", "8088"))
+    rate = int(os.environ.get("SIM_RATE", "1"))
+    period = float(os.environ.get("SIM_STATUS_S", "5"))
+    interp = os.environ.get("SIM_INTERP", "unix")
+    start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    try:
+        rig = Rig(p1_port=port, start=start, time_rate=rate, interp=interp)
+        rig.start()
+    except OSError as e:
+        print("sim: cannot start: %s (is P1_PORT=%d free?)" % (e, port), file=sys.stderr)
+        return 2
+    try:
+        print("p1: %s" % rig.p1_url)
+        print("optical: %s" % rig.optical_port)
+        sys.stdout.flush()
+        last_slot = None
+        next_status = time.monotonic()
+        while not stop:
+            now = rig.now()
+            hour, dt = _local_hour(now)
+            slot = int(hour * 12)  # change loads every 5 minutes of virtual time
+            if slot != last_slot:
+                last_slot = slot
+                for ph, (v, a, pf) in enumerate(household(hour, dt.toordinal()), 1):
+                    rig.set_load(ph, v, a, pf)
+            if time.monotonic() >= next_status:
+                next_status += period
+                regs = rig.registers()
+
+                def val(code, default=0):
+                    v = regs.get(code)
+                    return v[0] * 10.0 ** v[1] if v else default
+
+                rate_now = rig.query("rate") or 0
+                print("status: %s P=%.3f L1=%.3f L2=%.3f L3=%.3f import=%.3f export=%.3f rate=%s" % (
+                    dt.strftime("%Y-%m-%d %H:%M:%S"), val("1-0:1.7.0") - val("1-0:2.7.0"),
+                    val("1-0:21.7.0") - val("1-0:22.7.0"), val("1-0:41.7.0") - val("1-0:42.7.0"),
+                    val("1-0:61.7.0") - val("1-0:62.7.0"), val("1-0:1.8.0"), val("1-0:2.8.0"), rate_now))
+                sys.stdout.flush()
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        rig.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

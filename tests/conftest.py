@@ -122,3 +122,14 @@ class MpItem(pytest.Item):
 def pytest_collect_file(parent, file_path):
     if file_path.suffix == ".py" and file_path.name.startswith("mpt_"):
         return MpFile.from_parent(parent, path=file_path)
+
+
+class _NotPython(pytest.File):
+    def collect(self):
+        return []
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    # MicroPython test files named on the command line are not CPython test modules.
+    if module_path.name.startswith("mpt_"):
+        return _NotPython.from_parent(parent, path=module_path)

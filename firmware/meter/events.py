@@ -25,6 +25,7 @@ VOLTAGE_SWELL = 17  # a = phase
 LONG_POWER_FAIL = 18  # a = duration s
 BILLING_RESET = 19
 PROGRAMMING_SESSION = 20  # a = access level
+CALENDAR_PASSIVE = 21  # a = calendar ident (crc32 & 0x3FFFFFFF), b = activation time
 
 NAMES = {
     POWER_DOWN: "power down", POWER_UP: "power up", REGISTERS_RESTORED: "registers restored",
@@ -36,15 +37,21 @@ NAMES = {
     VOLTAGE_SAG: "voltage sag", VOLTAGE_SWELL: "voltage swell", LONG_POWER_FAIL: "long power failure",
     BILLING_RESET: "billing period reset", PROGRAMMING_SESSION: "programming session",
 }
+NAMES[CALENDAR_PASSIVE] = "passive calendar scheduled"
+# metrology / storage (codes 40..49 reserved for them)
+AFE_ERROR = 40  # metering front-end read failed; a = driver error count
+CALIBRATION_CHANGED = 41  # restored energy state had other AFE constants; a = old N, b = new N
+NAMES[AFE_ERROR] = "metering front-end error"
+NAMES[CALIBRATION_CHANGED] = "calibration changed"
 
 
 class EventLog:
     def __init__(self, size=64):
         self.size = size
-        self.t = array("l", bytes(4 * size))
+        self.t = array("i", bytes(4 * size))
         self.code = array("H", bytes(2 * size))
-        self.a = array("l", bytes(4 * size))
-        self.b = array("l", bytes(4 * size))
+        self.a = array("i", bytes(4 * size))
+        self.b = array("i", bytes(4 * size))
         self.count = 0  # total events ever added (the ring holds the last `size`)
         self.on_add = None
 

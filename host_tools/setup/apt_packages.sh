@@ -3,7 +3,7 @@
 set -e
 PKGS="build-essential pkg-config libffi-dev libmbedtls-dev dpkg-dev gcc-multilib xz-utils"
 # Cross compilers for the dynamic native modules (make natmod); optional for make test.
-[ "${WITH_CROSS:-0}" = 1 ] && PKGS="$PKGS gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf"
+[ "${WITH_CROSS:-0}" = 1 ] && PKGS="$PKGS gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,155 @@
+# The optical port service: moves bytes between the optical UART and the IEC 62056-21 session.
+#
+# Wiring (app.py):
+#
+#   from meter.optical_service import make_optical
+#   optical = make_optical(board, registers, events, registry=None, lockout=None, config=None,
+#                          meter_clock=clock)      # clock = the MeterClock service
+#   # registry: an iec62056_21.Registry if other services register objects (tariff tables,
+#   #   prepayment parameters, relay command: registry.register_object(obis, read_fn, write_fn,
+#   #   level)); make_optical creates one if None and adds the identity and clock objects.
+#   # lockout persistence (so a power cut never resets the wrong-password counter):
+#   #   optical.lockout.load(saved_bytes)  at start-up, before the first poll (ValueError if bad)
+#   #   optical.lockout.on_change = lambda: storage.save("optical", optical.lockout.dump(now_ms))
+#   #   on_change is called synchronously before an answer goes out; it must persist at once.
+#   tasks.append(optical.run())          # or call optical.poll(clock.ticks_ms()) every 10-20 ms
+#
+# or by hand:  OpticalService(uart, session, clock, events) with a Session built as in make_optical.
+#
+# poll(now_ms) reads what the UART holds (any()/readinto() into a preallocated 64-byte buffer, no
+# allocation per byte), feeds the session and executes its actions in order:
+#   SEND -> uart.write(data)
+#   BAUD -> uart.flush() where the port has it (rp2, esp32: waits for the last stop bit; the session
+#           only asks once its own estimate says the line is idle, so this normally returns at
+#           once), then uart.init(baudrate=b, bits=7, parity=0, stop=1)
+# MicroPython UART line settings: parity 0 = even, 1 = odd, None = none. On rp2 and esp32 `bits`
+# counts data bits without the parity bit, so 7E1 is bits=7, parity=0 (the default here). On stm32
+# `bits` includes the parity bit: pass data_bits=8 there.
+#
+# Events from the session (wrong password, lockout, parameter writes, programming sessions) go to
+# the EventLog stamped with clock.time().
+from meter import iec62056_21 as iec
+from meter import readout as ro
+
+
+class OpticalService:
+    def __init__(self, uart, session, clock, events, data_bits=7, rxbuf=64):
+        self.uart = uart
+        self.session = session
+        self.clock = clock
+        self.events = events
+        self.data_bits = data_bits
+        self._buf = bytearray(rxbuf)
+        if session.log is None:
+            session.log = self.log_event
+        self.baud = 300
+        self.tx_bytes = 0
+        self.rx_bytes = 0
+        self._init(300)
+
+    @property
+    def lockout(self):
+        return self.session.lockout
+
+    def log_event(self, code, a=0, b=0):
+        if self.events is not None:
+            self.events.add(self.clock.time(), code, a, b)
+
+    def _init(self, baud):
+        self.uart.init(baudrate=baud, bits=self.data_bits, parity=0, stop=1)
+        self.baud = baud
+
+    def _do(self, acts):
+        for a in acts:
+            if a[0] == iec.SEND:
+                self.uart.write(a[1])
+                self.tx_bytes += len(a[1])
+            elif a[0] == iec.BAUD:
+                fl = getattr(self.uart, "flush", None)
+                if fl is not None:
+                    try:
+                        fl()
+                    except Exception:
+                        pass
+                self._init(a[1])
+
+    def poll(self, now=None):
+        """Call every 10-20 ms. now = clock.ticks_ms() if not given."""
+        if now is None:
+            now = self.clock.ticks_ms()
+        u = self.uart
+        s = self.session
+        buf = self._buf
+        guard = 8  # bounded work per poll; the rest stays in the UART buffer
+        while guard and u.any():
+            guard -= 1
+            n = u.readinto(buf)
+            if not n:
+                break
+            self.rx_bytes += n
+            self._do(s.feed(buf, now, n))
+        self._do(s.poll(now))
+
+    async def run(self, period_ms=10):
+        clock = self.clock
+        while True:
+            self.poll(clock.ticks_ms())
+            await clock.sleep_ms(period_ms)
+
+
+def _key_fn(keys):
+    """secret(level) from a board key store: optical_pw1 (level 1), optical_key2 (level 2)."""
+    def secret(level):
+        if keys is None:
+            return None
+        return keys.get("optical_pw1" if level == 1 else "optical_key2")
+    return secret
+
+
+def _urandom(n):
+    import os
+    return os.urandom(n)
+
+
+def make_optical(board, registers, events, registry=None, lockout=None, config=None,
+                 meter_clock=None):
+    """Build the optical port from the board (uart 'optical', clock, keys optical_pw1 /
+    optical_key2, config['identity'], config['optical'] options) and the register table. Returns
+    the OpticalService; its `.session.registry` is the Registry other services register objects
+    in. meter_clock: the MeterClock service (clock writes then go through MeterClock.set(t,
+    'optical'): its time zone, CLOCK_ADJUSTED event and adjust hooks); without it the clock
+    objects use the board clock with fixed tz_s/dst rules.
+
+    config['optical'] options (all optional): baud_char ('5'), switch_delay_ms (1000),
+    reaction_ms (200), prog_idle_ms (60000), items (readout OBIS list), tz_s (3600), dst (True),
+    data_bits (7)."""
+    cfg = dict((board.config or {}).get("optical", {}))
+    if config:
+        cfg.update(config)
+    ident = (board.config or {}).get("identity", {})
+    clock = board.clock
+    svc_holder = []
+
+    def log(code, a, b):
+        if svc_holder:
+            svc_holder[0].log_event(code, a, b)
+
+    if registry is None:
+        registry = iec.Registry()
+    if registry.fallback is None:
+        registry.fallback = ro.register_text_fn(registers)
+        registry.fallback_codes = lambda: registers.codes
+    ro.register_identity(registry, ident.get("serial", ""), ident.get("equipment_id", ""))
+    ro.register_clock(registry, meter_clock if meter_clock is not None else clock, log,
+                      cfg.get("tz_s", 3600), cfg.get("dst", True))
+    readout = ro.Readout(registry, cfg.get("items", ro.DEFAULT_ITEMS))
+    session = iec.Session(
+        readout.lines, registry, _key_fn(getattr(board, "keys", None)),
+        manufacturer=ident.get("manufacturer", "OMT"), ident=ident.get("model", "OMT"),
+        address=ident.get("optical_address", ""), baud_char=cfg.get("baud_char", "5"),
+        rand=_urandom, log=log, lockout=lockout,
+        reaction_ms=cfg.get("reaction_ms", 200), switch_delay_ms=cfg.get("switch_delay_ms", 1000),
+        prog_idle_ms=cfg.get("prog_idle_ms", 60000))
+    svc = OpticalService(board.uart("optical"), session, clock, events, cfg.get("data_bits", 7))
+    svc_holder.append(svc)
+    return svc

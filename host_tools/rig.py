@@ -79,13 +79,11 @@ class _Wire:
 
     def __init__(self, rig):
         self.rig = rig
-        self.master, self.slave = os.openpty()
-        self.port = os.ttyname(self.slave)
-        attrs = termios.tcgetattr(self.slave)
-        attrs[3] &= ~(termios.ECHO | termios.ICANON | termios.ISIG | termios.IEXTEN)
-        attrs[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR | termios.IXON)
-        attrs[1] &= ~termios.OPOST
-        termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
+        self.master, slave = os.openpty()
+        self.port = os.ttyname(slave)
+        os.close(slave)
+        self.reset_line()
+        self.line_reset = True
         self.meter_baud = 300
         self.meter_cfg = (300, 7, "E", 1)
         self.garbled = {"to_meter": 0, "to_client": 0}
@@ -96,6 +94,21 @@ class _Wire:
         self._stop = False
         self._tx_thread = threading.Thread(target=self._tx_loop, daemon=True)
         self._tx_thread.start()
+
+    def reset_line(self):
+        """Raw mode at 38400 baud, as a fresh pty. Done whenever no client has the port open: this
+        kernel refuses (EINVAL) a tcsetattr to 7E1 that keeps the speed, so pyserial could not
+        reopen the port at 300 7E1 after a previous client left it at 300."""
+        fd = os.open(self.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            attrs = termios.tcgetattr(fd)
+            attrs[3] &= ~(termios.ECHO | termios.ICANON | termios.ISIG | termios.IEXTEN)
+            attrs[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR | termios.IXON)
+            attrs[1] &= ~termios.OPOST
+            attrs[4] = attrs[5] = termios.B38400
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        finally:
+            os.close(fd)
 
     def client_baud(self):
         try:
@@ -160,11 +173,10 @@ class _Wire:
             self._stop = True
             self._cv.notify()
         self._tx_thread.join(timeout=2)
-        for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
 
 
 class Rig:
@@ -568,19 +580,39 @@ class Rig:
                         c.settimeout(1.0)
                         self._p1_clients.append(c)
                     elif tag == "pty":
-                        try:
-                            data = os.read(self.wire.master, 4096)
-                        except OSError:
-                            data = b""
-                        if data and self._link is not None:
-                            try:
-                                self.wire.from_client(data)
-                            except RigError:
-                                pass
-                        elif not data:
-                            time.sleep(0.01)
+                        self._on_pty()
                 except OSError:
                     pass
+
+    def _on_pty(self):
+        wire = self.wire
+        try:
+            data = os.read(wire.master, 4096)
+        except OSError:
+            # EIO: no client has the port open. Reset the line once, then look again later.
+            self._sel.unregister(wire.master)
+            if not wire.line_reset:
+                try:
+                    wire.reset_line()
+                except OSError:
+                    pass
+                wire.line_reset = True
+            threading.Timer(0.05, self._pty_rearm).start()
+            return
+        if data:
+            wire.line_reset = False
+            if self._link is not None:
+                try:
+                    wire.from_client(data)
+                except RigError:
+                    pass
+
+    def _pty_rearm(self):
+        if self._running and self.wire is not None:
+            try:
+                self._sel.register(self.wire.master, selectors.EVENT_READ, "pty")
+            except (KeyError, ValueError, OSError):
+                pass
 
     def _on_link(self, conn):
         try:

@@ -25,6 +25,7 @@ import socket
 import binascii
 import asyncio
 
+from calibration import CALIBRATION
 
 _PERIOD = 1 << 30
 
@@ -289,7 +290,7 @@ class Board:
                          "serial": "00000001", "optical_address": "00000001"},
             "keys": {},
             "afe": "atm90e32",
-            "calibration": {},
+            "calibration": CALIBRATION,
             "rtc_backup": _env("METER_SIM_RTC", "1") == "1",
         }
         path = _env("METER_SIM_CONFIG")
@@ -313,15 +314,20 @@ class Board:
                              ("relay_fb", 1, False), ("button", 0, False), ("led_pulse", 0, True),
                              ("cover", 0, False), ("pfail", 0, False)):
             self._pins[name] = SimPin(self.link, name, v, out)
-        self.storage = SimStorage(self.link, _env("METER_SIM_STORAGE", "/tmp/meter_sim_storage.bin"))
+        spath = _env("METER_SIM_STORAGE", "/tmp/meter_sim_storage.bin")
+        self.storage = SimStorage(self.link, spath)
+        # writable configuration (the device's /config): beside the storage image
+        self.config_dir = spath.rsplit("/", 1)[0] if "/" in spath else "."
         self.keys = KeyStore(cfg["keys"])
         self.afe = self._make_afe()
         self.app = None  # set by the app: receives adv/get commands
 
     def _make_afe(self):
-        from slice_afe import SliceAfe
-        self.afe_sim = SliceAfe(self.clock.sim_ms)
-        return self.afe_sim
+        from afe_sim import AfeSim, AfeSimSpi
+        from meter.afe.atm90e32 import ATM90E32
+        cal = self.config["calibration"]
+        self.afe_sim = AfeSim(self.clock.sim_ms, cal)
+        return ATM90E32(AfeSimSpi(self.afe_sim), cal)
 
     def uart(self, role):
         u = self._uarts.get(role)

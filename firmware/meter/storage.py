@@ -1,0 +1,701 @@
+# Power-fail safe storage on a raw flash region (see STORAGE.md for layout, wear and lifetime).
+#
+# Device: the board HAL `storage` object: size, block_size (erase block), read(offset, buf),
+# write(offset, data) with NOR semantics (bits only go 1 -> 0), erase(block). RamFlash and FileFlash
+# below implement it for tests and the Unix simulator (with power-cut injection).
+#
+#   Journal(dev, first_block, nblocks, record_size, tag)  newest-valid-wins record journal
+#   RingStore(dev, first_block, nblocks, record_size, tag) append-only ring of fixed records
+#   StateStore(journal, events)   composes sections of several services into one journal record
+#   EventStore(ring, eventlog)    persists the EventLog ring, event by event
+#   SavePolicy(wh_threshold, max_seconds, min_seconds)
+#   layout(dev, ...)              default split of the region
+#
+# Slots are written in order through the whole region (wear spreads evenly); a block is erased just
+# before its first slot is needed ("erase ahead", done right after a save, so a power-fail save never
+# waits for an erase). A slot that is not blank when its turn comes (a torn write) is zeroed ("dead")
+# and skipped. Every slot carries a sequence number and a CRC-32; restore takes the valid slot with
+# the newest sequence number (serial-number arithmetic, so the 32-bit sequence may wrap). A torn
+# write only ever damages the slot being written, so restore falls back to the previous save: at most
+# the last save interval is lost and nothing older than the last completed save is ever restored.
+import struct
+
+from meter import events as _ev
+
+_crc_c = None
+CRC_IMPL = "python"
+try:
+    import metercrypto as _mc
+    _crc_c = getattr(_mc, "crc32", None)
+    if _crc_c is not None:
+        CRC_IMPL = "metercrypto"
+except ImportError:
+    pass
+if _crc_c is None:
+    try:
+        from binascii import crc32 as _crc_c
+        CRC_IMPL = "binascii"
+    except ImportError:
+        _crc_c = None
+
+_TABLE = None
+
+
+def _crc32_py(data, crc=0):
+    global _TABLE
+    if _TABLE is None:
+        t = []
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+            t.append(c)
+        _TABLE = t
+    crc ^= 0xFFFFFFFF
+    t = _TABLE
+    for b in data:
+        crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF]
+    return crc ^ 0xFFFFFFFF
+
+
+def crc32(data, crc=0):
+    """CRC-32 (IEEE 802.3, as zlib): metercrypto.crc32 if present, else binascii.crc32, else a
+    table in Python (CRC_IMPL says which)."""
+    if _crc_c is not None:
+        return _crc_c(data, crc) & 0xFFFFFFFF
+    return _crc32_py(data, crc)
+
+
+# state journal record capacity: 750 bytes -> 768-byte slots, 5 per 4 KB erase block (the app's
+# sections use ~450 bytes today: metrology 360, demand 60, profile 16, billing 12, others)
+STATE_RECORD = 750
+
+# region ids (events a = region id)
+REGION_STATE = 1
+REGION_PROFILE = 2
+REGION_BILLING = 3
+REGION_EVENTS = 4
+
+# load status
+FRESH = 0  # region blank: first start
+OK = 1  # newest valid record found, no corruption
+RECOVERED = 2  # newest valid record found, but corrupt slots elsewhere
+LOST = 3  # nothing valid, region not blank
+
+
+class PowerCut(Exception):
+    """Raised by the flash emulators when an injected power cut interrupts a write or erase."""
+
+
+class RamFlash:
+    """NOR flash emulator in RAM. Power cuts: set `cut_after` to the number of bytes the next
+    writes may still program; the write that crosses it programs that prefix, leaves the bits set
+    in `cut_bits` of the next byte unprogrammed (0xFF: the byte is untouched, else it is partly
+    programmed) and raises PowerCut. `erase_cut` makes the next erase stop half way."""
+
+    def __init__(self, size=256 * 1024, block_size=4096):
+        if size % block_size:
+            raise ValueError("size must be a multiple of block_size")
+        self.size = size
+        self.block_size = block_size
+        self.mem = bytearray(size)
+        ff = b"\xff" * block_size
+        mv = memoryview(self.mem)
+        for off in range(0, size, block_size):
+            mv[off:off + block_size] = ff
+        self.cut_after = -1
+        self.cut_bits = 0xFF
+        self.erase_cut = False
+        self.writes = 0
+        self.erases = [0] * (size // block_size)
+        self.bytes_written = 0
+
+    def read(self, offset, buf):
+        n = len(buf)
+        if offset < 0 or offset + n > self.size:
+            raise ValueError("read out of range")
+        buf[:] = self.mem[offset:offset + n]
+
+    def write(self, offset, data):
+        n = len(data)
+        if offset < 0 or offset + n > self.size:
+            raise ValueError("write out of range")
+        mem = self.mem
+        limit = n
+        cut = False
+        if self.cut_after >= 0:
+            if n > self.cut_after:
+                limit = self.cut_after
+                cut = True
+            self.cut_after -= limit
+        for i in range(limit):
+            mem[offset + i] &= data[i]
+        self.writes += 1
+        self.bytes_written += limit
+        if cut:
+            mem[offset + limit] &= data[limit] | self.cut_bits
+            self.cut_after = -1
+            raise PowerCut("power cut during write at %d+%d" % (offset, limit))
+
+    def erase(self, block):
+        if not 0 <= block < len(self.erases):
+            raise ValueError("erase out of range")
+        bs = self.block_size
+        self.erases[block] += 1
+        if self.erase_cut:
+            self.erase_cut = False
+            for i in range(block * bs, block * bs + bs // 2):
+                self.mem[i] = 0xFF
+            raise PowerCut("power cut during erase of block %d" % block)
+        for i in range(block * bs, block * bs + bs):
+            self.mem[i] = 0xFF
+
+
+class FileFlash(RamFlash):
+    """RamFlash persisted to a file (unix_sim board storage): every write/erase goes to the file."""
+
+    def __init__(self, path, size=256 * 1024, block_size=4096):
+        RamFlash.__init__(self, size, block_size)
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            if len(data) == size:
+                self.mem[:] = data
+            else:
+                raise OSError
+        except OSError:
+            with open(path, "wb") as f:
+                f.write(self.mem)
+        self._f = open(path, "r+b")
+
+    def _sync(self, offset, n):
+        f = self._f
+        f.seek(offset)
+        f.write(self.mem[offset:offset + n])
+        f.flush()
+
+    def write(self, offset, data):
+        try:
+            RamFlash.write(self, offset, data)
+        finally:
+            self._sync(offset, len(data))
+
+    def erase(self, block):
+        try:
+            RamFlash.erase(self, block)
+        finally:
+            self._sync(block * self.block_size, self.block_size)
+
+    def close(self):
+        self._f.close()
+
+
+def _newer(a, b):
+    """Serial-number arithmetic on 32-bit sequence numbers: True if a is newer than b."""
+    d = (a - b) & 0xFFFFFFFF
+    return d != 0 and d < 0x80000000
+
+
+def _blank(buf, n):
+    for i in range(n):
+        if buf[i] != 0xFF:
+            return False
+    return True
+
+
+def _zero(buf, n):
+    for i in range(n):
+        if buf[i] != 0:
+            return False
+    return True
+
+
+class _Slots:
+    """Slot geometry, scanning and the write cursor shared by Journal and RingStore. Subclasses
+    define _check(buf) -> seq (>= 0) of a valid slot, -1 invalid, -2 blank, -3 dead (zeroed) and
+    _commit(buf) -> offset of the record's commit byte in buf, or -1 if the header is unreadable.
+    Every record ends with a commit byte 0x00 written last: a slot whose CRC fails and whose commit
+    byte is not 0x00 was torn by a power cut; one whose commit byte is 0x00 was completely written
+    and then damaged (corruption)."""
+
+    def __init__(self, dev, first_block, nblocks, slot_size):
+        if nblocks < 2:
+            raise ValueError("a journal region needs at least 2 erase blocks")
+        bs = dev.block_size
+        if first_block < 0 or (first_block + nblocks) * bs > dev.size:
+            raise ValueError("region outside the storage device")
+        if slot_size > bs:
+            raise ValueError("record larger than an erase block")
+        self.dev = dev
+        self.first_block = first_block
+        self.nblocks = nblocks
+        self.slot_size = slot_size
+        self.per_block = bs // slot_size
+        self.nslots = self.per_block * nblocks
+        self.buf = bytearray(slot_size)  # the record being written / the last record read
+        self._sbuf = bytearray(slot_size)  # scratch for blank checks (never the staged record)
+        self.next = 0  # slot index of the next write
+        self.seq = 0  # sequence number of the newest valid record
+        self.status = FRESH
+        self.corrupt = 0  # invalid slots that are not explained by an interrupted write/erase
+        self.torn = 0  # invalid slots left by an interrupted write or erase (expected after a cut)
+        self.newest = -1  # slot index of the newest valid record
+        self.valid = 0  # valid records found by the last scan
+        self.written = 0
+
+    def offset(self, slot):
+        b = slot // self.per_block
+        return (self.first_block + b) * self.dev.block_size + (slot - b * self.per_block) * self.slot_size
+
+    def _block_blank(self, blk):
+        buf = self._sbuf
+        base = blk * self.per_block
+        for k in range(self.per_block):
+            self.dev.read(self.offset(base + k), buf)
+            if not _blank(buf, self.slot_size):
+                return False
+        return True
+
+    def _prepare(self):
+        """Make self.next a blank slot: a block is erased when its first slot is due and it is not
+        blank; a non-blank slot inside a block (a torn write) is zeroed and skipped."""
+        dev = self.dev
+        buf = self._sbuf
+        for _ in range(self.nslots):
+            s = self.next
+            blk = s // self.per_block
+            if s % self.per_block == 0:
+                if self.newest >= 0 and self.newest // self.per_block == blk:
+                    raise RuntimeError("journal would erase its newest record")
+                if not self._block_blank(blk):
+                    dev.erase(self.first_block + blk)
+                return s
+            dev.read(self.offset(s), buf)
+            if _blank(buf, self.slot_size):
+                return s
+            if not _zero(buf, self.slot_size):
+                dev.write(self.offset(s), bytes(self.slot_size))  # kill it: all zero = dead
+            self.next = (s + 1) % self.nslots
+        raise RuntimeError("no writable slot")
+
+    def _after_write(self, s, seq):
+        self.seq = seq
+        self.newest = s
+        self.next = (s + 1) % self.nslots
+        self.written += 1
+        # erase ahead, so that a power-fail save never has to wait for an erase (not with one slot
+        # per block: that would leave a single valid record)
+        nxt = self.next
+        if self.per_block > 1 and nxt % self.per_block == 0 and not self._block_blank(nxt // self.per_block):
+            self.dev.erase(self.first_block + nxt // self.per_block)
+
+    def _slot_dead(self, s):
+        buf = self._sbuf
+        self.dev.read(self.offset(s), buf)
+        return _zero(buf, 8)
+
+    def _looks_torn(self, buf):
+        off = self._commit(buf)
+        return off < 0 or buf[off] != 0x00
+
+    def _scan(self):
+        """Scan all slots; set newest, seq, next, valid, torn, corrupt, status."""
+        dev = self.dev
+        buf = self.buf
+        best = -1
+        best_seq = 0
+        bad = []
+        torn_like = []
+        n = 0
+        for s in range(self.nslots):
+            dev.read(self.offset(s), buf)
+            q = self._check(buf)
+            if q >= 0:
+                n += 1
+                if best < 0 or _newer(q, best_seq):
+                    best, best_seq = s, q
+            elif q == -1:
+                bad.append(s)
+                torn_like.append(self._looks_torn(buf))
+        self.newest = best
+        self.valid = n
+        self.torn = 0
+        self.corrupt = 0
+        if best >= 0:
+            # the write position after the newest record: past slots zeroed ("dead") after torn
+            # writes; what lies there may be a torn write, or a whole block whose erase was cut
+            nxt = (best + 1) % self.nslots
+            while nxt % self.per_block and self._slot_dead(nxt):
+                nxt = (nxt + 1) % self.nslots
+            whole = nxt % self.per_block == 0
+            blk = nxt // self.per_block
+            for k in range(len(bad)):
+                s = bad[k]
+                if (whole and s // self.per_block == blk) or (s == nxt and torn_like[k]):
+                    self.torn += 1
+                else:
+                    self.corrupt += 1
+            self.seq = best_seq
+            self.next = nxt
+            self.status = RECOVERED if self.corrupt else OK
+        else:
+            self.corrupt = len(bad)
+            self.seq = 0
+            self.next = 0
+            self.status = FRESH if not bad else LOST
+        return self.status
+
+
+class Journal(_Slots):
+    """Newest-valid-wins journal of records of up to `record_size` bytes.
+
+    Slot layout (little endian): magic 'MJ' u16, tag u8, version u8, seq u32, length u16,
+    reserved u16 (0xFFFF), payload[length], crc32 u32 over everything before it, commit byte 0x00;
+    slots padded to a multiple of 16 bytes. load() returns a memoryview of the newest valid payload (or None) and sets
+    status (FRESH, OK, RECOVERED, LOST), corrupt and torn. To save: fill `payload` (a memoryview into
+    the slot buffer) and call save(n), or save_bytes(data)."""
+
+    MAGIC = 0x4A4D
+    HDR = 12
+
+    def __init__(self, dev, first_block, nblocks, record_size, tag=REGION_STATE):
+        slot = (self.HDR + record_size + 5 + 15) & ~15
+        _Slots.__init__(self, dev, first_block, nblocks, slot)
+        self.record_size = record_size
+        self.tag = tag & 0xFF
+        self.payload = memoryview(self.buf)[self.HDR:self.HDR + record_size]
+        self.length = 0
+
+    def _commit(self, buf):
+        magic, tag, ver, seq, ln, _ = struct.unpack_from("<HBBIHH", buf, 0)
+        if magic != self.MAGIC or ln > self.record_size:
+            return -1
+        return self.HDR + ln + 4
+
+    def _check(self, buf):
+        if _blank(buf, self.HDR):
+            return -2 if _blank(buf, self.slot_size) else -1
+        if _zero(buf, self.HDR):
+            return -3
+        magic, tag, ver, seq, ln, _ = struct.unpack_from("<HBBIHH", buf, 0)
+        if magic != self.MAGIC or tag != self.tag or ver != 1 or ln > self.record_size:
+            return -1
+        end = self.HDR + ln
+        (crc,) = struct.unpack_from("<I", buf, end)
+        if crc != crc32(memoryview(buf)[:end]):
+            return -1
+        return seq
+
+    def load(self):
+        self._scan()
+        if self.newest < 0:
+            self.length = 0
+            return None
+        buf = self.buf
+        self.dev.read(self.offset(self.newest), buf)
+        self.length = struct.unpack_from("<H", buf, 8)[0]
+        return self.payload[:self.length]
+
+    def save(self, n):
+        """Write payload[:n] as the next record; returns its sequence number."""
+        if n > self.record_size:
+            raise ValueError("record too long")
+        s = self._prepare()
+        seq = (self.seq + 1) & 0xFFFFFFFF
+        buf = self.buf
+        struct.pack_into("<HBBIHH", buf, 0, self.MAGIC, self.tag, 1, seq, n, 0xFFFF)
+        end = self.HDR + n
+        struct.pack_into("<I", buf, end, crc32(memoryview(buf)[:end]))
+        buf[end + 4] = 0x00  # commit byte, written last
+        self.dev.write(self.offset(s), memoryview(buf)[:end + 5])
+        self._after_write(s, seq)
+        return seq
+
+    def save_bytes(self, data):
+        n = len(data)
+        if n > self.record_size:
+            raise ValueError("record too long")
+        self.payload[:n] = data
+        return self.save(n)
+
+
+class RingStore(_Slots):
+    """Append-only ring of fixed-size records: seq u32, payload[record_size - 9], crc32 u32 (seeded
+    with the region tag so that records of another region never validate), commit byte 0x00. Keeps at least
+    `capacity` = (nblocks - 1) * records_per_block of the newest records."""
+
+    def __init__(self, dev, first_block, nblocks, record_size, tag):
+        if record_size < 16 or record_size % 4:
+            raise ValueError("record_size must be a multiple of 4, >= 16")
+        _Slots.__init__(self, dev, first_block, nblocks, record_size)
+        self.tag = tag
+        self.psize = record_size - 9
+        self.payload = memoryview(self.buf)[4:4 + self.psize]
+        self.capacity = (nblocks - 1) * self.per_block
+        self.count = 0  # records that read() may find (upper bound)
+
+    def _commit(self, buf):
+        return self.slot_size - 1
+
+    def _check(self, buf):
+        if _blank(buf, 8):
+            return -2 if _blank(buf, self.slot_size) else -1
+        if _zero(buf, 8):
+            return -3
+        end = self.slot_size - 5
+        (crc,) = struct.unpack_from("<I", buf, end)
+        if crc != crc32(memoryview(buf)[:end], self.tag):
+            return -1
+        return struct.unpack_from("<I", buf, 0)[0]
+
+    def open(self):
+        """Scan the region; returns status (FRESH, OK, RECOVERED, LOST)."""
+        st = self._scan()
+        self.count = self.valid
+        return st
+
+    def append(self, data=None):
+        """Append a record (payload from `data`, or already filled into self.payload); returns
+        its sequence number."""
+        p = self.payload
+        if data is not None:
+            n = len(data)
+            if n > self.psize:
+                raise ValueError("record too long")
+            p[:n] = data
+            for i in range(n, self.psize):
+                p[i] = 0
+        s = self._prepare()
+        seq = (self.seq + 1) & 0xFFFFFFFF
+        buf = self.buf
+        struct.pack_into("<I", buf, 0, seq)
+        end = self.slot_size - 5
+        struct.pack_into("<I", buf, end, crc32(memoryview(buf)[:end], self.tag))
+        buf[end + 4] = 0x00  # commit byte, written last
+        self.dev.write(self.offset(s), buf)
+        self._after_write(s, seq)
+        present = self.capacity + self.next % self.per_block
+        self.count = self.count + 1 if self.count < present else present
+        return seq
+
+    def read(self, k):
+        """Payload of the k-th newest record (0 = newest) as a memoryview into the store's buffer
+        (valid until the next call), or None if it is missing or invalid."""
+        if self.newest < 0 or k < 0 or k >= self.nslots:
+            return None
+        want = (self.seq - k) & 0xFFFFFFFF
+        s = (self.newest - k) % self.nslots
+        dev = self.dev
+        buf = self.buf
+        for _ in range(self.nslots - k):
+            dev.read(self.offset(s), buf)
+            q = self._check(buf)
+            if q == want:
+                return self.payload
+            if q == -2 or (q >= 0 and _newer(want, q)):
+                return None  # went past it: the record is gone
+            s = (s - 1) % self.nslots
+        return None
+
+
+class StateStore:
+    """One journal record made of sections registered by services:
+        add(sid, size, dump_into, load_from)
+    sid: 16-bit section id (unique, e.g. two ASCII letters); dump_into(mv) fills exactly `size`
+    bytes; load_from(mv) restores from them and returns True (or None) if it accepted them, False if
+    it found them inconsistent. Record payload: for each section u16 sid, u16 size, data.
+    A section whose id is unknown to this firmware is skipped; a registered section missing from the
+    record (or with another size) is not loaded and listed in `missing` (the service keeps its
+    defaults). restore(now) logs REGISTERS_RESTORED / STORAGE_CORRUPT / REGISTERS_LOST."""
+
+    def __init__(self, journal, events=None, region=REGION_STATE):
+        self.journal = journal
+        self.events = events
+        self.region = region
+        self.sections = []
+        self.used = 0
+        self.missing = []
+        self.rejected = []
+        self.saves = 0
+
+    def add(self, sid, size, dump_into, load_from):
+        for s in self.sections:
+            if s[0] == sid:
+                raise ValueError("section %d registered twice" % sid)
+        if self.used + 4 + size > self.journal.record_size:
+            raise ValueError("state record full: %d + %d > %d" % (self.used, 4 + size,
+                                                                  self.journal.record_size))
+        self.sections.append((sid, size, dump_into, load_from))
+        self.used += 4 + size
+
+    def restore(self, now=0):
+        j = self.journal
+        data = j.load()
+        ev = self.events
+        self.missing = []
+        self.rejected = []
+        if ev is not None and j.corrupt:
+            ev.add(now, _ev.STORAGE_CORRUPT, self.region, j.corrupt)
+        if data is None:
+            if j.status == LOST and ev is not None:
+                ev.add(now, _ev.REGISTERS_LOST, self.region, 0)
+            self.missing = [s[0] for s in self.sections]
+            return j.status
+        found = {}
+        off = 0
+        n = len(data)
+        while off + 4 <= n:
+            sid, size = struct.unpack_from("<HH", data, off)
+            off += 4
+            if off + size > n:
+                break
+            found[sid] = (off, size)
+            off += size
+        for sid, size, _, load_from in self.sections:
+            f = found.get(sid)
+            if f is None or f[1] != size:
+                self.missing.append(sid)
+                continue
+            r = load_from(data[f[0]:f[0] + size])
+            if r is False:
+                self.rejected.append(sid)
+        if ev is not None:
+            ev.add(now, _ev.REGISTERS_RESTORED, j.seq & 0x3FFFFFFF, len(self.missing) + len(self.rejected))
+        return j.status
+
+    def save(self, now=0):
+        """Dump all sections and write them as the next journal record; returns its seq."""
+        p = self.journal.payload
+        off = 0
+        for sid, size, dump_into, _ in self.sections:
+            struct.pack_into("<HH", p, off, sid, size)
+            off += 4
+            dump_into(p[off:off + size])
+            off += size
+        self.saves += 1
+        return self.journal.save(off)
+
+
+class SavePolicy:
+    """When to save the state: every `wh_threshold` Wh moved (import + export) but not more often
+    than every `min_seconds`, and at least every `max_seconds`; the power-fail signal saves
+    regardless (the app does that directly)."""
+
+    def __init__(self, wh_threshold=100, max_seconds=900, min_seconds=120):
+        self.wh_threshold = wh_threshold
+        self.max_seconds = max_seconds
+        self.min_seconds = min_seconds
+        self.last = None
+
+    def due(self, now, wh_since_save):
+        last = self.last
+        if last is None:
+            return True
+        dt = now - last
+        if dt < 0:
+            return True  # clock went back: save with the new time
+        if dt >= self.max_seconds:
+            return True
+        return wh_since_save >= self.wh_threshold and dt >= self.min_seconds
+
+    def saved(self, now):
+        self.last = now
+
+
+# --- event log persistence ------------------------------------------------------------------------
+
+EVENT_RECORD = 32  # seq u32 | n u32, t i32, code u16, a i32, b i32, pad | crc32 | commit
+
+
+def _i32(v):
+    v &= 0xFFFFFFFF
+    return v - 0x100000000 if v & 0x80000000 else v
+
+
+class EventStore:
+    """Persists an EventLog into a RingStore, one record per event (n = the event's index in the
+    log's lifetime count). flush() writes the events added since the last flush (the app calls it
+    with every state save and at power fail; `pending` says whether there is anything to write).
+    restore() refills the RAM ring from flash (without calling on_add) and sets log.count."""
+
+    def __init__(self, ring, log):
+        self.ring = ring
+        self.log = log
+        self.saved = 0  # log.count already on flash
+
+    @property
+    def pending(self):
+        return self.log.count > self.saved
+
+    def restore(self):
+        ring = self.ring
+        st = ring.open()
+        log = self.log
+        size = log.size
+        newest = -1
+        seen = {}
+        k = 0
+        while k < ring.count and len(seen) < size:
+            p = ring.read(k)
+            k += 1
+            if p is None:
+                continue
+            n, t, code, a, b = struct.unpack_from("<IiHii", p, 0)
+            if newest < 0:
+                newest = n
+            if n > newest or newest - n >= size or n in seen:
+                continue
+            seen[n] = (t, code, a, b)
+        for n in seen:
+            t, code, a, b = seen[n]
+            i = n % size
+            log.t[i] = t
+            log.code[i] = code
+            log.a[i] = a
+            log.b[i] = b
+        if newest >= 0:
+            log.count = newest + 1
+        self.saved = log.count
+        return st
+
+    def flush(self):
+        log = self.log
+        start = self.saved
+        if log.count - start > log.size:
+            start = log.count - log.size  # older ones already overwritten in RAM
+        for n in range(start, log.count):
+            i = n % log.size
+            self.ring.payload[:] = bytes(self.ring.psize)
+            struct.pack_into("<IiHii", self.ring.payload, 0, n, log.t[i], log.code[i],
+                             _i32(log.a[i]), _i32(log.b[i]))
+            self.ring.append()
+        self.saved = log.count
+
+
+# --- default layout -------------------------------------------------------------------------------
+
+def layout(dev, profile_records=60 * 96 + 1, profile_record=32, billing_records=13, billing_record=256,
+           event_records=256, state_blocks=None):
+    """Split the device into regions; returns {name: (first_block, nblocks)} for 'state', 'profile',
+    'billing', 'events'. The state journal gets what is left (at least 4 blocks)."""
+    bs = dev.block_size
+    nb = dev.size // bs
+
+    def blocks_for(nrec, rsize):
+        per = bs // rsize
+        return (nrec + per - 1) // per + 1  # +1: the block being erased ahead holds nothing old
+
+    p = blocks_for(profile_records, profile_record)
+    b = blocks_for(billing_records, billing_record)
+    e = blocks_for(event_records, EVENT_RECORD)
+    s = nb - p - b - e if state_blocks is None else state_blocks
+    if s < 4 or p + b + e + s > nb:
+        raise ValueError("storage region too small: %d blocks for %d+%d+%d+4" % (nb, p, b, e))
+    first = 0
+    out = {}
+    for name, n in (("state", s), ("profile", p), ("billing", b), ("events", e)):
+        out[name] = (first, n)
+        first += n
+    return out
+

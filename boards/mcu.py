@@ -182,3 +182,74 @@ def load_config(defaults, path="/config/board.json"):
         else:
             defaults[k] = over[k]
     return defaults
+
+
+class McuBoard:
+    """The HAL contract for a `machine` board, built from a board file's tables:
+    pins:  {name: (gpio, "in"|"out", pull, inverted)}
+    uarts: {role: (id, baudrate, kwargs)}   (tx/rx pins as GPIO numbers in kwargs)
+    spis:  {name: (id, baudrate, kwargs, cs_gpio)}
+    storage: callable returning the storage object (a raw flash region, else a littlefs file)."""
+
+    def __init__(self, name, config, pins, uarts, spis, storage):
+        from machine import Pin
+        self.name = name
+        self.config = config
+        self.config_dir = "/config"
+        self.clock = McuClock(config.get("rtc_backup", False))
+        self._uart_defs, self._spi_defs = uarts, spis
+        self._uarts, self._spis, self._pins = {}, {}, {}
+        for pname, (gpio, mode, pull, inverted) in pins.items():
+            if mode == "out":
+                p = Pin(gpio, Pin.OUT, value=0)
+            else:
+                p = Pin(gpio, Pin.IN, pull) if pull is not None else Pin(gpio, Pin.IN)
+            self._pins[pname] = InvertedPin(p) if inverted else p
+        try:
+            self.storage = storage()
+        except Exception:
+            self.storage = FileStorage("/meter.dat", 256 * 1024)
+        self.keys = KeyStore()
+        self.afe = self._make_afe()
+
+    def _make_afe(self):
+        from meter import afe
+        chip = self.config.get("afe", "atm90e32")
+        bus = self.uart("afe") if chip == "bl0942" else self.spi("afe")
+        return afe.make(chip, bus, self.config["calibration"])
+
+    def uart(self, role):
+        u = self._uarts.get(role)
+        if u is None:
+            if role not in self._uart_defs:
+                raise ValueError("no UART for " + role)
+            from machine import UART
+            uid, baud, kw = self._uart_defs[role]
+            kw = dict(kw)
+            if kw.pop("invert_tx", False):
+                kw["invert"] = UART.INV_TX
+            u = self._uarts[role] = UART(uid, baud, **kw)
+        return u
+
+    def pin(self, name):
+        return self._pins[name]
+
+    def spi(self, name):
+        s = self._spis.get(name)
+        if s is None:
+            if name not in self._spi_defs:
+                raise ValueError("no SPI for " + name)
+            from machine import Pin, SPI
+            sid, baud, kw, cs = self._spi_defs[name]
+            kw = dict(kw)
+            for k in ("sck", "mosi", "miso"):
+                if k in kw:
+                    kw[k] = Pin(kw[k])
+            s = self._spis[name] = SpiDev(SPI(sid, baud, **kw), Pin(cs, Pin.OUT, value=1))
+        return s
+
+    def tasks(self):
+        return []
+
+    def log(self, text):
+        print(text)

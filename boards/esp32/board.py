@@ -1,4 +1,5 @@
-# Board: ESP32-DevKitC (ESP32-WROOM-32) meter module. Pin map and wiring only.
+# Board: ESP32-DevKitC (ESP32-WROOM-32) meter module. Pin map and wiring only; the HAL code is in
+# boards/mcu.py (deployed as /mcu.py) and the logic in firmware/.
 #
 #   function            pin(s)                         notes
 #   optical port UART1  GPIO32 TX (IR LED), GPIO33 RX  300 baud 7E1 at start (IEC 62056-21)
@@ -8,18 +9,39 @@
 #   CC1101 VSPI         GPIO18 SCK, GPIO23 MOSI, GPIO19 MISO, GPIO5 CSn, GPIO4 GDO0, GPIO16 GDO2
 #   relay coils         GPIO21 (coil A: open), GPIO22 (coil B: close)  latching relay via H-bridge
 #   relay feedback      GPIO35 (input only)            auxiliary contact, 1 = closed
-#   reconnect button    GPIO0 (BOOT button)            active low
+#   reconnect button    GPIO0 (BOOT button)            active low -> inverted
 #   pulse LED           GPIO2 (on-board LED)
 #   cover switch        GPIO36 (VP)                    1 = open
-#   power-fail in       GPIO39 (VN)                    DC rail comparator, active low
+#   power-fail in       GPIO39 (VN)                    DC rail comparator, active low -> inverted
 #   storage             data partition labelled "meter" (esp32.Partition), else /meter.dat
-from machine import Pin, SPI, UART
-
 import mcu
 
+UP = 1  # machine.Pin.PULL_UP on esp32 (GPIO34-39 are input-only without pulls)
+
+PINS = {
+    "p1_req": (34, "in", None, True),
+    "relay_a": (21, "out", None, False),
+    "relay_b": (22, "out", None, False),
+    "relay_fb": (35, "in", None, False),
+    "button": (0, "in", UP, True),
+    "led_pulse": (2, "out", None, False),
+    "cover": (36, "in", None, False),
+    "pfail": (39, "in", None, True),
+    "radio_gdo0": (4, "in", None, False),
+    "radio_gdo2": (16, "in", None, False),
+}
+UARTS = {
+    "optical": (1, 300, {"bits": 7, "parity": 0, "stop": 1, "tx": 32, "rx": 33, "rxbuf": 512}),
+    "p1": (2, 115200, {"bits": 8, "parity": None, "stop": 1, "tx": 17, "invert_tx": True, "txbuf": 1024}),
+}
+SPIS = {
+    "afe": (1, 200000, {"polarity": 1, "phase": 1, "sck": 14, "mosi": 13, "miso": 26}, 25),
+    "radio": (2, 4000000, {"sck": 18, "mosi": 23, "miso": 19}, 5),
+}
+
 CALIBRATION = {
-    "ugain": [0x9A5B, 0x9A5B, 0x9A5B], "igain": [0x7530, 0x7530, 0x7530],
-    "meter_constant": 10000, "counts_per_wh": 1000, "line_freq": 50,
+    "chip": "atm90e32", "phases": 3, "meter_constant": 10000, "counts_per_wh": 1000, "line_freq": 50,
+    "ugain": (0x8000, 0x8000, 0x8000), "igain": (0x8000, 0x8000, 0x8000),
 }
 
 CONFIG = {
@@ -31,73 +53,10 @@ CONFIG = {
 }
 
 
-class Board:
-    name = "esp32"
-
-    def __init__(self, config):
-        self.config = config
-        self.clock = mcu.McuClock(config.get("rtc_backup", False))
-        self._uarts = {}
-        self._pins = {
-            "p1_req": mcu.InvertedPin(Pin(34, Pin.IN)),
-            "relay_a": Pin(21, Pin.OUT, value=0),
-            "relay_b": Pin(22, Pin.OUT, value=0),
-            "relay_fb": Pin(35, Pin.IN),
-            "button": mcu.InvertedPin(Pin(0, Pin.IN, Pin.PULL_UP)),
-            "led_pulse": Pin(2, Pin.OUT, value=0),
-            "cover": Pin(36, Pin.IN),
-            "pfail": mcu.InvertedPin(Pin(39, Pin.IN)),
-        }
-        self._spi = {}
-        try:
-            import esp32
-            parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="meter")
-            self.storage = mcu.BlockStorage(parts[0])
-        except Exception:
-            self.storage = mcu.FileStorage("/meter.dat", 256 * 1024)
-        self.keys = mcu.KeyStore()
-        self.afe = self._make_afe()
-
-    def _make_afe(self):
-        from meter.afe.atm90e32 import ATM90E32
-        return ATM90E32(self.spi("afe"), self.config["calibration"])
-
-    def uart(self, role):
-        u = self._uarts.get(role)
-        if u is None:
-            if role == "optical":
-                u = UART(1, 300, bits=7, parity=0, stop=1, tx=32, rx=33, rxbuf=512)
-            elif role == "p1":
-                u = UART(2, 115200, bits=8, parity=None, stop=1, tx=17, rx=16, invert=UART.INV_TX,
-                         txbuf=1024)
-            else:
-                raise ValueError("no UART for " + role)
-            self._uarts[role] = u
-        return u
-
-    def pin(self, name):
-        return self._pins[name]
-
-    def spi(self, name):
-        s = self._spi.get(name)
-        if s is None:
-            if name == "afe":
-                s = mcu.SpiDev(SPI(1, 200000, polarity=1, phase=1, sck=Pin(14), mosi=Pin(13), miso=Pin(26)),
-                               Pin(25, Pin.OUT, value=1))
-            elif name == "radio":
-                s = mcu.SpiDev(SPI(2, 4000000, sck=Pin(18), mosi=Pin(23), miso=Pin(19)),
-                               Pin(5, Pin.OUT, value=1))
-            else:
-                raise ValueError("no SPI for " + name)
-            self._spi[name] = s
-        return s
-
-    def tasks(self):
-        return []
-
-    def log(self, text):
-        print(text)
+def _storage():
+    import esp32
+    return mcu.BlockStorage(esp32.Partition.find(esp32.Partition.TYPE_DATA, label="meter")[0])
 
 
 def make(config=None):
-    return Board(mcu.load_config(config or CONFIG))
+    return mcu.McuBoard("esp32", mcu.load_config(config or CONFIG), PINS, UARTS, SPIS, _storage)

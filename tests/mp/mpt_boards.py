@@ -37,6 +37,11 @@ def _check(name):
     b.uart("optical")
     b.uart("p1")
     b.spi("radio")
+    # the configured AFE driver was built on its bus, with the board's calibration
+    eq(type(b.afe).__name__, "ATM90E32")
+    for key in ("counts_per_wh", "meter_constant"):
+        assert key in b.config["calibration"]
+    eq(b.config["calibration"]["counts_per_wh"] * 10, b.config["calibration"]["meter_constant"])
     raises(ValueError, b.uart, "nonsense")
     # no GPIO claimed twice
     ids = []

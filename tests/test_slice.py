@@ -2,6 +2,7 @@
 P1 telegram on the rig's TCP endpoint -> dsmr-parser (checksum validated) -> exact Wh growth; then a
 power cut and restore."""
 import math
+import os
 
 import pytest
 
@@ -52,3 +53,42 @@ def test_power_cut_continues_and_never_goes_backward():
         rig.advance(1)
         t, _ = p1.next()
         assert energy_wh(t) >= after2
+
+
+def test_rig_stops_everything_it_started():
+    import os
+    import socket
+    with Rig(time_rate=0) as rig:
+        pid = rig.proc.pid
+        port = rig.p1_port
+        pty = rig.optical_port
+        assert os.path.exists("/proc/%d" % pid)
+        tmp = rig._tmp
+    assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z"
+    assert not os.path.exists(tmp)
+    s = socket.socket()
+    try:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # the P1 endpoint is closed
+    finally:
+        s.close()
+    with open("/proc/self/fd/0"):  # (our own fds still fine)
+        pass
+    assert pty.startswith("/dev/pts/")
+
+
+def test_sim_prints_endpoints_and_status(tmp_path):
+    """`make sim`'s output contract: the endpoint lines, then status lines."""
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ, P1_PORT="0", SIM_STATUS_S="0.5")
+    p = subprocess.Popen([sys.executable, "-m", "host_tools.sim"], stdout=subprocess.PIPE, text=True,
+                         env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        lines = [p.stdout.readline().strip() for _ in range(3)]
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    assert lines[0].startswith("p1: socket://127.0.0.1:")
+    assert lines[1].startswith("optical: /dev/pts/")
+    assert lines[2].startswith("status: ") and " import=" in lines[2] and " rate=" in lines[2]

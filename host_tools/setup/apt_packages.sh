@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the build needs, only if any is missing (idempotent).
 set -e
-PKGS="build-essential pkg-config libffi-dev libmbedtls-dev dpkg-dev gcc-multilib xz-utils"
+PKGS="build-essential pkg-config libffi-dev libmbedtls-dev dpkg-dev gcc-multilib xz-utils valgrind"
 # Cross compilers for the dynamic native modules (make natmod); optional for make test.
 [ "${WITH_CROSS:-0}" = 1 ] && PKGS="$PKGS gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf"
 missing=""

@@ -15,7 +15,7 @@ UNIX_FLAGS := MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 MICROPY_PY_BTREE=0 \
 P1_PORT ?= 8088
 PYTEST_ARGS ?=
 
-.PHONY: all setup deps venv interpreters sim test bench natmod clean distclean
+.PHONY: all setup deps venv interpreters frozen32 sim test bench natmod clean distclean
 
 all: setup
 
@@ -43,7 +43,12 @@ $(MPY_CROSS): $(MPSTAMP)
 	@echo "build: mpy-cross"
 	@$(MAKE) -s -C $(MPSRC)/mpy-cross -j$(JOBS) >/dev/null
 
-interpreters: build/unix/micropython build/unix32/micropython
+interpreters: build/unix/micropython build/unix32/micropython frozen32
+
+# The 32-bit interpreter with the firmware frozen in (bytecode in ROM, as on a product image): the
+# memory proxy for the 96 KB heap tests. Incremental; the recipe lives in host_tools/rig.py.
+frozen32: build/unix32/micropython $(VENV)/.ok
+	@$(PY) -c "from host_tools.rig import build_frozen_interp; build_frozen_interp()"
 
 build/unix/micropython: $(MPY_CROSS) $(CMOD_SRC) host_tools/setup/manifest.py
 	@echo "build: unix 64-bit interpreter"

@@ -9,7 +9,9 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   it normalises character size and parity, so only the speed can be compared) and the meter's line
   settings from the sim UART. Bytes cross the "wire" at the sender's baud, paced in real time at
   10 bits per character; a byte that arrives while the two ends' bauds differ is garbled, as on a
-  wire.
+  wire. ``Rig(optical_echo=True)`` models a head that echoes: every byte the meter sends also comes
+  back into the meter's receiver (``wire.echoed`` counts them). ``wire.cfg_log`` records the meter's
+  line settings over time.
 - **The metering front end**: ``set_load(phase, volts, amps, pf)`` feeds the simulated AFE.
 - **Virtual time**: the meter's clock runs at ``time_rate`` x real time (0 = only when advanced);
   ``advance(seconds)`` fast-forwards it. Every command is acknowledged with the virtual ms at which
@@ -18,13 +20,25 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   or in the middle of a storage write); ``power_restore()`` restarts it on the same storage file.
 - **Pins**: ``set_pin(name, v)`` for inputs (p1_req, button, cover, relay_fb, pfail); ``outputs``
   records what the meter drives (relay coils, LEDs).
+- **Load schedules and exact truth in counts**: ``schedule(segments, tick_ms=1000)`` runs many
+  (duration_ms, loads L1..L3) segments inside the firmware (link ``sched``) with a metering tick at
+  every multiple of tick_ms, no round trip per tick (~10^4 ticks/s); ``truth_energy()`` gives every
+  energy register as the firmware must hold it (Wh + remainder), ``truth_counts()`` /
+  ``counts_at(vms)`` the AFE counts, computed with Fractions from the acknowledged segments and the
+  AfeSim formula (boards/unix_sim/afe_sim.py); ``load_raw(volts, amps, pf)`` builds a raw load.
+- **Small heaps**: ``Rig(interp="unix32", heap="96K", frozen=True)`` runs the firmware frozen into
+  a 32-bit interpreter (bytecode in ROM as in a product image; build/unix32-frozen, built on
+  demand); ``mpy=True`` runs it from mpy-cross .mpy files instead (bytecode on the heap).
 
 Public API (a contract; scripts and tests use it): Rig, set_load, advance, now, power_cut,
 power_restore, set_pin, p1_url, p1_port, optical_port, query, registers, read_p1, truth, close,
-and the context-manager protocol.
+config_dir, schedule, truth_energy, truth_counts, counts_at, counts_per_wh, load_raw, and the
+context-manager protocol.
 """
 import binascii
+import bisect
 import json
+import math
 import os
 import selectors
 import shutil
@@ -64,6 +78,74 @@ class RigError(Exception):
     pass
 
 
+MWMS_PER_WH = 3600 * 1000 * 1000  # mW * ms in one Wh
+
+
+def load_raw(volts, amps, pf=1.0):
+    """(mV, mA, p_mW, q_mvar) of a load given as set_load() takes it (same conversion)."""
+    mv = int(round(abs(volts) * 1000))
+    ma = int(round(amps * 1000))
+    p_mw = int(round(volts * amps * pf * 1000))
+    s = abs(volts * amps)
+    q_mvar = int(round((max(s * s - (volts * amps * pf) ** 2, 0.0)) ** 0.5 * 1000))
+    if p_mw < 0:
+        q_mvar = -q_mvar
+    return (mv, abs(ma), p_mw, q_mvar)
+
+
+def _board_calibration():
+    """The unix_sim board's default calibration (boards/unix_sim/calibration.py), read as data."""
+    ns = {}
+    with open(os.path.join(ROOT, "boards", "unix_sim", "calibration.py")) as f:
+        exec(compile(f.read(), "calibration.py", "exec"), ns)
+    return ns["CALIBRATION"]
+
+
+FROZEN32 = os.path.join(ROOT, "build", "unix32-frozen", "micropython")
+_frozen_checked = []  # built (or found up to date) once in this process
+
+
+def build_frozen_interp():
+    """The 32-bit interpreter with the firmware (firmware/meter, boards/unix_sim) frozen in, as a
+    product image has it (bytecode in ROM, not on the heap). Built on demand with the same flags as
+    the Makefile's build/unix32/micropython plus a frozen manifest; incremental (make), serialised
+    with a lock file, so calling it is cheap when nothing changed. Returns the interpreter's path."""
+    import fcntl
+    if _frozen_checked and os.path.exists(FROZEN32):
+        return FROZEN32
+    mpsrc = os.path.join(ROOT, "build", "mpsrc", "micropython")
+    obj = os.path.join(ROOT, "build", "obj-unix32-frozen")
+    os.makedirs(obj, exist_ok=True)
+    os.makedirs(os.path.dirname(FROZEN32), exist_ok=True)
+    manifest = os.path.join(obj, "manifest.py")
+    text = ('include("$(MPY_DIR)/extmod/asyncio")\n'
+            'package("meter", base_path=%r)\n' % os.path.join(ROOT, "firmware"))
+    for name in ("board.py", "afe_sim.py", "calibration.py"):
+        text += 'module(%r, base_path=%r)\n' % (name, os.path.join(ROOT, "boards", "unix_sim"))
+    with open(os.path.join(obj, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = None
+        if os.path.exists(manifest):
+            with open(manifest) as f:
+                old = f.read()
+        if old != text:
+            with open(manifest, "w") as f:
+                f.write(text)
+        r = subprocess.run(["make", "-s", "-C", os.path.join(mpsrc, "ports", "unix"), "-j2",
+                            "VARIANT=standard", "BUILD=" + obj, "MICROPY_SSL_AXTLS=0", "MICROPY_SSL_MBEDTLS=1",
+                            "MICROPY_PY_BTREE=0", "FROZEN_MANIFEST=" + manifest,
+                            "USER_C_MODULES=" + os.path.join(ROOT, "firmware"), "MICROPY_FORCE_32BIT=1",
+                            "MICROPY_PY_FFI=0", "MICROPY_PY_SSL=0"], capture_output=True, text=True)
+        if r.returncode:
+            raise RigError("building the frozen 32-bit interpreter failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
+        built = os.path.join(obj, "micropython")
+        if not os.path.exists(FROZEN32) or os.path.getmtime(built) != os.path.getmtime(FROZEN32):
+            shutil.copy2(built, FROZEN32 + ".tmp")
+            os.replace(FROZEN32 + ".tmp", FROZEN32)
+    _frozen_checked.append(True)
+    return FROZEN32
+
+
 def _garble(data, seed):
     """What a UART sees when the sender used another baud: framing noise, deterministic."""
     out = bytearray()
@@ -89,6 +171,8 @@ class _Wire:
         self.garbled = {"to_meter": 0, "to_client": 0}
         self.clean = {"to_meter": 0, "to_client": 0}
         self.log = []  # (t, direction, baud_sender, baud_receiver, nbytes, garbled)
+        self.cfg_log = []  # (t, baud, bits, parity, stop) of the meter's optical UART (uart_cfg text)
+        self.echoed = 0  # meter bytes the echoing head returned to the meter (Rig(optical_echo=True))
         self._q = []
         self._cv = threading.Condition()
         self._stop = False
@@ -163,6 +247,23 @@ class _Wire:
                     os.write(self.master, chunk)
                 except OSError:
                     pass
+                if getattr(self.rig, "optical_echo", False):
+                    self._echo(data[i:i + 16], baud)
+
+    def _echo(self, chunk, baud):
+        """The head returns the meter's own bytes at the baud they were sent; garbled if the meter
+        has switched meanwhile."""
+        mb = self.meter_baud
+        bad = mb != baud
+        self.log.append((time.monotonic(), "echo", baud, mb, len(chunk), bad))
+        self.echoed += len(chunk)
+        if bad:
+            self.garbled["to_meter"] += len(chunk)
+            chunk = _garble(chunk, 3)
+        try:
+            self.rig._send("rx optical %s\n" % binascii.hexlify(chunk).decode())
+        except RigError:
+            pass
 
     def idle(self):
         with self._cv:
@@ -184,8 +285,17 @@ class Rig:
 
     def __init__(self, p1_port=0, start="2026-01-05T00:00:00Z", time_rate=1, interp="unix",
                  storage=None, config=None, rtc_backup=True, heap=None, boot_timeout=20.0,
-                 p1_request=True):
+                 p1_request=True, optical_echo=False, mpy=False, frozen=False):
         self.interp = interp
+        # mpy=True: run the firmware precompiled with mpy-cross (as a board does), compiled into
+        # this rig's temp dir at start(); needed for small heaps (compiling from source needs heap)
+        self.mpy = mpy
+        self._mpy_dir = None
+        # frozen=True (interp "unix32" only): the firmware frozen into the interpreter, bytecode in
+        # ROM as in a product image (build/unix32-frozen, built on demand by build_frozen_interp())
+        self.frozen = frozen
+        self.optical_echo = optical_echo  # the optical head echoes the meter's bytes back to it
+        self._send_lock = threading.Lock()  # one writer at a time on the link (several threads send)
         self.p1_port_req = p1_port
         self.start_meter_s = _meter_seconds(start)
         self.time_rate = int(time_rate)
@@ -287,6 +397,21 @@ class Rig:
         if self.heap:
             cmd += ["-X", "heapsize=%s" % self.heap]
         cmd.append(os.path.join(ROOT, "firmware", "main.py"))
+        if self.frozen:
+            if self.interp != "unix32":
+                raise RigError("frozen=True needs interp='unix32'")
+            cmd[0] = build_frozen_interp()
+            main_dir = os.path.join(self._tmp, "frozen_main")
+            os.makedirs(main_dir, exist_ok=True)
+            shutil.copy(os.path.join(ROOT, "firmware", "main.py"), os.path.join(main_dir, "main.py"))
+            env["MICROPYPATH"] = ".frozen"
+            cmd[-1] = os.path.join(main_dir, "main.py")
+        if self.mpy:
+            if self._mpy_dir is None:
+                self._mpy_dir = self._build_mpy()
+            env["MICROPYPATH"] = ":".join([".frozen", os.path.join(self._mpy_dir, "boards", "unix_sim"),
+                                           os.path.join(self._mpy_dir, "firmware")])
+            cmd[-1] = os.path.join(self._mpy_dir, "firmware", "main.py")
         self._out = open(os.path.join(self._tmp, "meter.log"), "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=ROOT)
@@ -323,6 +448,34 @@ class Rig:
                 return r
             time.sleep(0.05)
         raise RigError("firmware not ready:\n" + self.meter_log())
+
+    def _build_mpy(self):
+        """Compile firmware/ and boards/unix_sim/ with mpy-cross into <tmp>/mpy (same tree, .mpy
+        files; main.py stays source, it is the script). Returns the directory."""
+        cross = os.path.join(ROOT, "build", "mpsrc", "micropython", "mpy-cross", "build", "mpy-cross")
+        if not os.path.exists(cross):
+            raise RigError("mpy-cross not built: run `make setup`")
+        out = os.path.join(self._tmp, "mpy")
+        for sub in ("firmware", os.path.join("boards", "unix_sim")):
+            src_root = os.path.join(ROOT, sub)
+            for dirpath, dirnames, files in os.walk(src_root):
+                dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+                rel = os.path.relpath(dirpath, src_root)
+                dst = os.path.normpath(os.path.join(out, sub, rel))
+                for name in files:
+                    if not name.endswith(".py"):
+                        continue
+                    os.makedirs(dst, exist_ok=True)
+                    src = os.path.join(dirpath, name)
+                    if sub == "firmware" and rel == "." and name == "main.py":
+                        shutil.copy(src, os.path.join(dst, name))
+                        continue
+                    r = subprocess.run([cross, "-msmall-int-bits=31", "-o",
+                                        os.path.join(dst, name[:-3] + ".mpy"), "-s", name, src],
+                                       capture_output=True, text=True, cwd=ROOT)
+                    if r.returncode:
+                        raise RigError("mpy-cross %s: %s" % (src, r.stderr))
+        return out
 
     def _kill(self):
         if self.proc is not None:
@@ -372,13 +525,15 @@ class Rig:
         self._cut_real = time.monotonic()
         self._kill()
 
-    def power_restore(self):
+    def power_restore(self, off_s=None):
         """Restore power: restart the interpreter on the same storage. The world clock ran on while
-        the power was off (at time_rate)."""
+        the power was off (at time_rate); off_s=N: the outage lasted N world seconds instead (e.g. a
+        long power failure with time_rate=0)."""
         if self.powered:
             raise RigError("power is on")
         off = time.monotonic() - (self._cut_real or time.monotonic())
-        self._epoch = self._epoch + self._world_vms // 1000 + int(off * self.time_rate)
+        off = int(off * self.time_rate) if off_s is None else int(off_s)
+        self._epoch = self._epoch + self._world_vms // 1000 + off
         self._boot()
 
     # ----------------------------------------------------------------------------- controls
@@ -454,6 +609,12 @@ class Rig:
     def optical_port(self):
         return self.wire.port
 
+    @property
+    def config_dir(self):
+        """The meter's writable config dir (board.config_dir: beside the storage image). Files put
+        there before start() (e.g. tariff.json) are what the firmware finds at boot."""
+        return os.path.dirname(os.path.abspath(self.storage_path))
+
     def p1_mark(self):
         """Position in the P1 byte stream (for read_p1(after=...))."""
         with self._p1_cv:
@@ -461,7 +622,7 @@ class Rig:
 
     def read_p1(self, timeout=5.0, after=None):
         """Next complete P1 telegram (bytes, '/'..CRC CRLF) that starts after stream position
-        `after` (default: now). For smarty frames use read_p1_frame."""
+        `after` (default: now). Smarty frames are binary: read them with read_p1_bytes()."""
         start = self.p1_mark() if after is None else after
         deadline = time.monotonic() + timeout
         with self._p1_cv:
@@ -513,6 +674,202 @@ class Rig:
             out[p] = (imp, exp)
         return out
 
+    # --- ground truth in AFE counts (the unix_sim AfeSim model, boards/unix_sim/afe_sim.py) ----------
+    # Per phase and channel (import, export, R+, R-) the simulated chip integrates E = sum of
+    # max(+-p_mW, 0) (or +-q_mvar) * dt_ms from its creation (this power-on) and the firmware has seen
+    # C = floor(E * counts_per_wh / 3.6e9) counts after a read at that virtual ms; counts_per_wh =
+    # meter_constant * 100 / 1000. A register holding c counts is exact as wh + rem / N with
+    # wh * N + rem == c * D (counts_per_wh = N / D, reduced). Computed here with Python ints and
+    # Fractions from the load segments the rig set (acknowledged virtual ms), not with the firmware.
+
+    def counts_per_wh(self):
+        """counts_per_wh of the simulated AFE as a Fraction (from the config's calibration, else the
+        board default)."""
+        cal = (self.config or {}).get("calibration") or _board_calibration()
+        mc = cal.get("meter_constant", 3200)
+        mc = Fraction(mc[0], mc[1]) if isinstance(mc, (tuple, list)) else Fraction(mc)
+        return mc * 100 / 1000
+
+    def _phase_segments(self, phase, end):
+        """[(v0, v1, p_mw, q_mvar)] of a phase this power-on, clipped to `end`."""
+        segs = [(v, pm, q) for (v, ph, pm, q) in self.segments if ph == phase]
+        out = []
+        for k, (v, pm, q) in enumerate(segs):
+            v2 = min(segs[k + 1][0] if k + 1 < len(segs) else end, end)
+            if v2 > v:
+                out.append((v, v2, pm, q))
+        return out
+
+    def energy_mwms(self, upto_vms=None):
+        """{phase: [imp, exp, R+, R-]} integrated energy in mW*ms (varh: mvar*ms) this power-on."""
+        end = self._vms if upto_vms is None else upto_vms
+        out = {}
+        for p in (1, 2, 3):
+            e = [0, 0, 0, 0]
+            for v, v2, pm, q in self._phase_segments(p, end):
+                dt = v2 - v
+                e[0 if pm >= 0 else 1] += abs(pm) * dt
+                e[2 if q >= 0 else 3] += abs(q) * dt
+            out[p] = e
+        return out
+
+    def truth_counts(self, upto_vms=None):
+        """{phase: [C_imp, C_exp, C_R+, C_R-]}: counts the firmware has after an AFE read at
+        `upto_vms` (default: last ack), this power-on."""
+        cpw = self.counts_per_wh()
+        out = {}
+        for p, e in self.energy_mwms(upto_vms).items():
+            out[p] = [math.floor(Fraction(x, MWMS_PER_WH) * cpw) for x in e]
+        return out
+
+    def truth_energy(self, upto_vms=None, tick_ms=None):
+        """Exact energy registers as the firmware must hold them after a metering tick at `upto_vms`
+        this power-on (starting from zero): {obis: (wh, rem, N, D)} like query('energy', obis), for
+        1-0:1.8.0 / 2.8.0, per phase 21/41/61.8.0 and 22/42/62.8.0, and the reactive sums
+        'R+' (= 5.8.0 + 6.8.0) and 'R-' (= 7.8.0 + 8.8.0) as (wh, rem, N, D) of the summed counts.
+        With tick_ms (a run where the only ticks with energy were at every multiple of tick_ms, as in
+        schedule() on a frozen clock), the quadrants 1-0:5.8.0..8.8.0 too: per tick and phase R+
+        counts go to Q1 if the tick's import counts >= its export counts, else Q2 (R- to Q4, else Q3)."""
+        end = self._vms if upto_vms is None else upto_vms
+        cpw = self.counts_per_wh()
+        n, d = cpw.numerator, cpw.denominator
+        c = self.truth_counts(end)
+
+        def reg(counts):
+            x = counts * d
+            return (x // n, x % n, n, d)
+
+        out = {"1-0:1.8.0": reg(sum(c[p][0] for p in c)), "1-0:2.8.0": reg(sum(c[p][1] for p in c)),
+               "R+": reg(sum(c[p][2] for p in c)), "R-": reg(sum(c[p][3] for p in c))}
+        for p in (1, 2, 3):
+            out["1-0:%d.8.0" % (20 * p + 1)] = reg(c[p][0])
+            out["1-0:%d.8.0" % (20 * p + 2)] = reg(c[p][1])
+        if tick_ms:
+            quad = [0, 0, 0, 0]
+            for p in (1, 2, 3):
+                for k, x in enumerate(self._quadrants(p, end, tick_ms, n, d)):
+                    quad[k] += x
+            for k in range(4):
+                out["1-0:%d.8.0" % (5 + k)] = reg(quad[k])
+        return out
+
+    def _quadrants(self, phase, end, tick_ms, n, d):
+        """[Q1, Q2, Q3, Q4] counts of a phase with ticks at every multiple of tick_ms up to `end`."""
+        segs = self._phase_segments(phase, end)
+        if not segs:
+            return [0, 0, 0, 0]
+        starts = [s[0] for s in segs]
+        pre = [[0, 0, 0, 0]]
+        for v, v2, pm, q in segs:
+            e = list(pre[-1])
+            e[0 if pm >= 0 else 1] += abs(pm) * (v2 - v)
+            e[2 if q >= 0 else 3] += abs(q) * (v2 - v)
+            pre.append(e)
+        scale = MWMS_PER_WH * d
+
+        def counts(v):
+            # counts of the four channels at virtual ms v (exact ints: floor(E * n / (3.6e9 * d)))
+            i = bisect.bisect_right(starts, v) - 1
+            if i < 0:
+                return [0, 0, 0, 0]
+            v0, v1, pm, q = segs[i]
+            e = list(pre[i])
+            dt = min(v, v1) - v0
+            e[0 if pm >= 0 else 1] += abs(pm) * dt
+            e[2 if q >= 0 else 3] += abs(q) * dt
+            return [x * n // scale for x in e]
+
+        quad = [0, 0, 0, 0]
+
+        def book(a, b, ca, cb):
+            # one stretch (a, b] of ticks: import >= export decides Q1/Q4 vs Q2/Q3
+            if cb[0] - ca[0] >= cb[1] - ca[1]:
+                quad[0] += cb[2] - ca[2]
+                quad[3] += cb[3] - ca[3]
+            else:
+                quad[1] += cb[2] - ca[2]
+                quad[2] += cb[3] - ca[3]
+
+        last = end // tick_ms * tick_ms
+        t = 0
+        ct = counts(0)
+        for v, v2, pm, q in segs:
+            # ticks whose whole interval lies inside this constant segment, in bulk where the
+            # outcome is certain: import load (export counts do not move), or an export load that
+            # moves the export counter by >= 1 in every tick
+            first = max(t, -(-v // tick_ms) * tick_ms)
+            lastin = min(last, v2 // tick_ms * tick_ms)
+            while t < first:  # ticks straddling a load change: one by one
+                cn = counts(t + tick_ms)
+                book(t, t + tick_ms, ct, cn)
+                t += tick_ms
+                ct = cn
+            if lastin <= t:
+                continue
+            sure = pm >= 0 or (-pm) * tick_ms * n >= scale
+            if sure:
+                cn = counts(lastin)
+                book(t, lastin, ct, cn)
+                t, ct = lastin, cn
+            else:
+                while t < lastin:
+                    cn = counts(t + tick_ms)
+                    book(t, t + tick_ms, ct, cn)
+                    t += tick_ms
+                    ct = cn
+        while t < last:
+            cn = counts(t + tick_ms)
+            book(t, t + tick_ms, ct, cn)
+            t += tick_ms
+            ct = cn
+        return quad
+
+    def counts_at(self, vms):
+        """Total counts over the three phases [imp, exp, R+, R-] at virtual ms vms (this power-on)."""
+        c = self.truth_counts(vms)
+        return [sum(c[p][k] for p in c) for k in range(4)]
+
+    # ----------------------------------------------------------------------------- load schedules
+    def schedule(self, segments, tick_ms=1000, chunk=200, timeout=900.0):
+        """Run a load schedule in the firmware without a round trip per tick (link `sched`).
+        segments: iterable of (duration_ms, loads) with loads a 3-sequence (L1, L2, L3) of raw loads
+        (mV, mA, p_mW, q_mvar) (see load_raw()). For each segment the meter sets the loads at the
+        current virtual ms, then lets duration_ms pass with a metering tick at every multiple of
+        tick_ms (virtual ms; time is frozen to real time meanwhile). Every change is recorded with
+        the virtual ms the meter acknowledged, so truth()/truth_energy() stay exact. Returns the
+        virtual ms at the end."""
+        import struct
+        segs = list(segments)
+        i = 0
+        while i < len(segs):
+            part = segs[i:i + chunk]
+            i += len(part)
+            # end every chunk but the last on the tick grid (split a segment, same loads), so that
+            # the metering task's own tick between two chunks reads no counts (frozen clock)
+            end = self._vms + sum(int(dur) for dur, _ in part)
+            over = end % tick_ms
+            if i < len(segs) and over and int(part[-1][0]) > over:
+                dur, loads = part[-1]
+                part[-1] = (int(dur) - over, loads)
+                segs[i - 1:i] = [part[-1], (over, loads)]
+            data = bytearray()
+            for dur, loads in part:
+                if len(loads) != 3:
+                    raise ValueError("a segment needs the loads of L1, L2, L3")
+                data += struct.pack("<I", int(dur))
+                for mv, ma, pm, q in loads:
+                    data += struct.pack("<IIii", mv, ma, pm, q)
+            vms, marks = self._cmd("sched", str(int(tick_ms)), binascii.hexlify(bytes(data)).decode(),
+                                   timeout=timeout)
+            if not isinstance(marks, list) or len(marks) != len(part):
+                raise RigError("sched: bad acknowledgement %r" % (marks,))
+            for v, (dur, loads) in zip(marks, part):
+                for ph in (1, 2, 3):
+                    mv, ma, pm, q = loads[ph - 1]
+                    self.segments.append((v, ph, pm, q))
+                    self._loads[ph] = (mv, ma, pm, q)
+        return self._vms
+
     def meter_log(self):
         try:
             with open(os.path.join(self._tmp, "meter.log"), "rb") as f:
@@ -527,16 +884,17 @@ class Rig:
         if conn is None:
             raise RigError("the meter is off")
         data = text.encode()
-        conn.setblocking(True)
-        try:
-            conn.sendall(data)
-        except OSError as e:
-            raise RigError("link lost: %s" % e)
-        finally:
+        with self._send_lock:  # lines from the io, wire and caller threads must not interleave
+            conn.setblocking(True)
             try:
-                conn.setblocking(False)
-            except OSError:
-                pass
+                conn.sendall(data)
+            except OSError as e:
+                raise RigError("link lost: %s" % e)
+            finally:
+                try:
+                    conn.setblocking(False)
+                except OSError:
+                    pass
 
     def _send_cmd_nowait(self, cmd, *args):
         with self._lock:
@@ -663,11 +1021,16 @@ class Rig:
             self.uart_cfg[w[1]] = tuple(line.split(" ")[2:])
             if w[1] == "optical":
                 self.wire.meter_baud = int(line.split(" ")[2])
+                self.wire.cfg_log.append((time.monotonic(),) + self.uart_cfg["optical"])
         elif kind == "out":
             self.outputs[w[1]] = int(w[2])
         elif kind == "hello":
             self._vms = int(w[2])
             self._hello.set()
+        elif kind == "rtc":
+            # the meter set its RTC: the epoch of this power-on's virtual ms changes with it, so the
+            # RTC (battery-backed or not, see rtc_backup) continues from the set time after a cut
+            self._epoch = int(w[1])
         elif kind == "hit":
             with self._hit_cv:
                 self.hits.append(line)

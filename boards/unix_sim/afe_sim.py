@@ -59,6 +59,7 @@ METEREN = 0x00
 _E_PHASE = {0x81: (0, 0), 0x82: (1, 0), 0x83: (2, 0), 0x85: (0, 1), 0x86: (1, 1), 0x87: (2, 1),
             0x89: (0, 2), 0x8A: (1, 2), 0x8B: (2, 2), 0x8D: (0, 3), 0x8E: (1, 3), 0x8F: (2, 3)}
 _E_TOTAL = {0x80: 0, 0x84: 1, 0x88: 2, 0x8C: 3}
+_E_INDEX = {a: ph * 4 + kind for a, (ph, kind) in _E_PHASE.items()}  # register -> acc index
 
 
 def _gcd(a, b):
@@ -94,6 +95,7 @@ class AfeSim:
         cal = calibration or CALIBRATION or {"meter_constant": 110}
         self.now_ms_fn = now_ms_fn
         self.n, self.d = counts_per_wh(cal)
+        self._scale = MWMS_PER_WH * self.d
         self.t = now_ms_fn()
         self.mv = [230000, 230000, 230000]
         self.ma = [0, 0, 0]
@@ -192,10 +194,9 @@ class AfeSim:
 
     def reg_read(self, addr):
         self.reads += 1
-        if addr in _E_PHASE:
-            ph, kind = _E_PHASE[addr]
-            i = ph * 4 + kind
-            c = self.acc[i] * self.n // (MWMS_PER_WH * self.d)
+        i = _E_INDEX.get(addr)
+        if i is not None:
+            c = self.acc[i] * self.n // self._scale
             v = c - self.read_c[i]
             self.read_c[i] = c
             if v > 0xFFFF:
@@ -319,12 +320,17 @@ class AfeSimSpi:
             sim = self.sim
             addr = (tx[0] << 8) | tx[1]
             reg = addr & 0x3FF
-            sim.advance_to(sim.now_ms_fn())
+            t = sim.now_ms_fn()
+            if t != sim.t:
+                sim.advance_to(t)
             rx[0] = 0
             rx[1] = 0
             if addr & 0x8000:
-                v = sim.reg_read(reg)
-                if reg != LASTSPIDATA:
+                if reg == LASTSPIDATA:
+                    sim.reads += 1
+                    v = sim.last_spi
+                else:
+                    v = sim.reg_read(reg)
                     sim.last_spi = v
                 if sim.corrupt_reads > 0:
                     sim.corrupt_reads -= 1

@@ -46,6 +46,7 @@ class SimClock:
         self._last = time.ticks_ms()
         self.valid = valid
         self.frozen = False  # set while the app fast-forwards (jumps drive time alone)
+        self.on_set = None
 
     def _update(self):
         now = time.ticks_ms()
@@ -82,12 +83,30 @@ class SimClock:
     def set_time(self, t):
         self.epoch = t - self.sim_ms() // 1000
         self.valid = True
+        if self.on_set:
+            self.on_set(self.epoch)  # the rig keeps the RTC running across power cuts
 
     async def sleep_ms(self, ms):
         if self.rate > 0:
             await asyncio.sleep_ms(max(0, ms // self.rate))
         else:
             await asyncio.sleep_ms(min(ms, 20))
+
+
+class LineClock:
+    """Real-time ms ticks for serial-line protocol timing (board.line_clock; the optical port).
+    The rig's wire and the client on the pty run in real time whatever the virtual clock does
+    (time_rate 0, accelerated, fast-forward), so reaction times and baud-switch delays must too."""
+
+    def ticks_ms(self):
+        return time.ticks_ms() & 0x3FFFFFFF  # wraps at 2**30; a small int on 32-bit builds too
+
+    @staticmethod
+    def ticks_diff(a, b):
+        return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+
+    async def sleep_ms(self, ms):
+        await asyncio.sleep_ms(ms)
 
 
 class SimPin:
@@ -185,6 +204,8 @@ class SimStorage:
                 for _ in range(size // block_size):
                     f.write(blk)
         self.f = open(path, "r+b")
+        self._page = bytearray(256)
+        self._ff = b"\xff" * 256
 
     def read(self, offset, buf):
         self._check(offset, len(buf))
@@ -192,30 +213,35 @@ class SimStorage:
         self.f.readinto(buf)
 
     def write(self, offset, data):
+        # page by page through a preallocated buffer (a 96 KB heap has no room for per-write copies)
         n = len(data)
         self._check(offset, n)
-        old = bytearray(n)
-        self.read(offset, old)
-        for i in range(n):
-            old[i] &= data[i]
         self.writes += 1
+        k = n if self.torn_at < 0 else min(self.torn_at, n)
+        buf = self._page
+        done = 0
+        while done < k:
+            m = min(len(buf), k - done)
+            part = memoryview(buf)[:m]
+            self.read(offset + done, part)
+            for i in range(m):
+                buf[i] &= data[done + i]
+            self.f.seek(offset + done)
+            self.f.write(part)
+            done += m
+        self.f.flush()
         if self.torn_at >= 0:
-            k = min(self.torn_at, n)
-            self.f.seek(offset)
-            self.f.write(old[:k])
-            self.f.flush()
             self.link.send("hit torn %d\n" % k)
             self.link.flush_blocking()
             while True:  # power is gone: nothing more happens until the rig kills us
                 time.sleep(1)
-        self.f.seek(offset)
-        self.f.write(old)
-        self.f.flush()
 
     def erase(self, block):
         self._check(block * self.block_size, self.block_size)
         self.f.seek(block * self.block_size)
-        self.f.write(b"\xff" * self.block_size)
+        ff = self._ff
+        for _ in range(self.block_size // len(ff)):
+            self.f.write(ff)
         self.f.flush()
 
     def _check(self, offset, n):
@@ -308,6 +334,8 @@ class Board:
         self.link = Link(_env("METER_SIM_LINK", "127.0.0.1:0"))
         epoch = int(_env("METER_SIM_EPOCH", "0"))
         self.clock = SimClock(epoch, int(_env("METER_SIM_RATE", "1")), valid=cfg["rtc_backup"])
+        self.clock.on_set = lambda e: self.link.send("rtc %d\n" % e)
+        self.line_clock = LineClock()  # real-time ticks for the optical port's protocol timing
         self._uarts = {}
         self._pins = {}
         for name, v, out in (("p1_req", 1, False), ("relay_a", 0, True), ("relay_b", 0, True),
@@ -333,7 +361,10 @@ class Board:
         u = self._uarts.get(role)
         if u is None:
             if role == "optical":
-                u = SimUart(self.link, role, 300, 7, 0, 1)
+                # client->meter bytes arrive unpaced from the rig (a real wire paces them at the
+                # baud rate, so 512 bytes of FIFO are plenty on the MCUs); a larger FIFO here
+                # keeps a burst from overrunning it
+                u = SimUart(self.link, role, 300, 7, 0, 1, rxbuf=1024)
             elif role == "p1":
                 u = SimUart(self.link, role, 115200, 8, None, 1, rxbuf=16)
             else:
@@ -362,11 +393,17 @@ class Board:
             line = await link.stream.readline()
             if not line:
                 sys.exit(0)  # the rig went away: power is off
+            w = None
             try:
-                self._command(line.decode().split())
-            except Exception as e:  # a bad command must not stop the meter
+                w = line.decode().split()
+                self._command(w)
+            except Exception as e:  # a bad command (or MemoryError) must not stop the meter
                 sys.print_exception(e)
-                link.send("log link error: %s\n" % e)
+                msg = ("%s: %s" % (type(e).__name__, e)).replace("\n", " ")
+                if w and len(w) > 1 and w[0] != "rx":
+                    link.send("err %s %s\n" % (w[1], msg))  # the rig's waiter gets an answer
+                else:
+                    link.send("log link error: %s\n" % msg)
 
     def _reply(self, seq, extra=None):
         if extra is None:
@@ -408,10 +445,47 @@ class Board:
             if kind == "torn":
                 self.storage.torn_at = int(w[3])
             self._reply(seq)
+        elif cmd == "sched":
+            self._sched(w[1], int(w[2]), w[3] if len(w) > 3 else "")
         elif cmd == "ping":
             self._reply(w[1])
         else:
             self.link.send("err %s unknown command\n" % (w[1] if len(w) > 1 else "-"))
+
+    SCHED_SEG = 52  # u32 duration_ms, then per phase L1..L3: u32 mV, u32 mA, i32 p_mW, i32 q_mvar
+
+    def _sched(self, seq, tick_ms, hexdata):
+        """`sched <seq> <tick_ms> <hex>`: a load schedule run in-firmware, no round trip per tick.
+        For each segment (little endian, SCHED_SEG bytes): set the three phase loads at the current
+        virtual ms, then let `duration_ms` pass with a metering tick at every multiple of tick_ms
+        (app.run_ticks). Time is frozen meanwhile (real time does not add to it). The reply carries
+        the virtual ms at which each segment's loads took effect: [vms, ...]."""
+        import struct
+        data = binascii.unhexlify(hexdata)
+        if len(data) % self.SCHED_SEG or tick_ms <= 0:
+            self.link.send("err %s bad schedule\n" % seq)
+            return
+        clk = self.clock
+        sim = self.afe_sim
+        app = self.app
+        marks = []
+        frozen = clk.frozen
+        clk.frozen = True
+        try:
+            for off in range(0, len(data), self.SCHED_SEG):
+                dur = struct.unpack_from("<I", data, off)[0]
+                v = clk.sim_ms()
+                for ph in range(3):
+                    mv, ma, p, q = struct.unpack_from("<IIii", data, off + 4 + 16 * ph)
+                    sim.set_load(ph + 1, mv, ma, p, q, v)
+                marks.append(v)
+                if app is not None:
+                    app.run_ticks(dur, tick_ms)
+                else:
+                    clk.jump(dur)
+        finally:
+            clk.frozen = frozen
+        self._reply(seq, marks)
 
 
 def make(config=None):

@@ -24,9 +24,11 @@ from meter.registers import Registers
 from meter.clock import MeterClock
 from meter.tariff import Tariff, load_json, default_calendar
 from meter.p1 import P1Builder, P1Snapshot
-from meter.p1_service import P1Service
+from meter.p1_service import P1Service, load_text, save_text, TEXT_MAX
 from meter.submeter import SettableSubmeters
 from meter.optical_service import make_optical
+from meter import tariff_service
+from meter import quality
 
 SID_CLOCK = 0x434C  # "CL"
 SID_P1 = 0x5031  # "P1"
@@ -86,7 +88,22 @@ class App:
 
         # clock and tariff (configuration: writable copy first, then the firmware default)
         cdir = getattr(board, "config_dir", "config")
-        text = _read_text((cdir + "/tariff.json", "config/tariff.json", "firmware/config/tariff.json"))
+        tariff_service.recover(cdir)  # finish/undo a calendar write a power cut interrupted
+        # The first calendar that parses wins: the device's written copy, then the firmware's
+        # default file; a broken file is logged (CALENDAR_REJECTED) and skipped, never half-used.
+        text = cal = None
+        rejected = 0
+        for path in (cdir + "/tariff.json", "config/tariff.json", "firmware/config/tariff.json"):
+            t = _read_text((path,))
+            if t is None:
+                continue
+            try:
+                cal = load_json(t)
+                text = t
+                break
+            except (ValueError, MemoryError) as e:
+                rejected += 1  # logged once the event log is restored
+                board.log("tariff: %s: %s" % (path, e))
         tcfg = None
         if text:
             try:
@@ -94,13 +111,11 @@ class App:
             except ValueError:
                 tcfg = None
         self.clock = MeterClock(self.bclock, events, (tcfg or {}).get("clock"))
-        cal = None
-        if text:
-            try:
-                cal = load_json(text)
-            except ValueError as e:
-                board.log("tariff: %s; using the built-in default" % e)
         self.tariff = Tariff(cal or default_calendar(), self.clock.tz, events, self.clock)
+        # calendar files (active, passive + activation time) and their programming-mode objects
+        self.tariff_svc = tariff_service.TariffService(
+            self.tariff, self.clock, events, cdir, text, board.log,
+            cfg.get("tariff", {}).get("staging_max", tariff_service.LIMIT))
 
         # metrology and its boundary consumers
         afe = board.afe
@@ -120,6 +135,8 @@ class App:
         m.attach(dm)
         m.attach(lp)
         m.attach(bl)
+        # power quality: sag/swell and power failure counts (after the metrology's voltage registers)
+        self.quality = quality.Quality(regs, events, m.nph, cfg.get("quality"))
 
         # persistence
         self.store = store = S.StateStore(
@@ -131,12 +148,15 @@ class App:
         store.add(SID_P1, 4, self.p1_cell.dump_into, self.p1_cell.load_from)
         self.opt_cell = _Persisted(8, self.save)
         store.add(SID_OPTICAL, 8, self.opt_cell.dump_into, self.opt_cell.load_from)
+        store.add(quality.SECTION, self.quality.state_size, self.quality.dump_into, self.quality.load_from)
         self.evstore = S.EventStore(
             S.RingStore(dev, L["events"][0], L["events"][1], S.EVENT_RECORD, S.REGION_EVENTS), events)
         self.policy = S.SavePolicy(*cfg.get("save_policy", (100, 900, 120)))
 
         # restore
         self.evstore.restore()
+        for _ in range(rejected):
+            events.add(now, ev.CALENDAR_REJECTED)
         status = store.restore(now)
         self.restore_status = status
         if status == S.LOST:
@@ -146,18 +166,20 @@ class App:
         now = self.clock.now()
         if status != S.FRESH:
             events.add(now, ev.POWER_UP)
-            if saved_t is not None and now - saved_t >= LONG_OUTAGE_S:
-                events.add(now, ev.LONG_POWER_FAIL, now - saved_t)
+            # counts the failure; a long one (>= 3 min) is logged as LONG_POWER_FAIL with t = end of the
+            # failure (now) and a = duration (from the last save: exact after a power-fail signal)
+            self.quality.power_up(now, saved_t)
         lp.open(events, now)
         bl.open(events, now)
         m.start(now)
         self.tariff.resync(now)
+        self.tariff_svc.boot(now)
         self.clock.hooks.append(self._clock_adjusted)
 
         # P1
         pcfg = cfg.get("p1", {})
         self.submeters = SettableSubmeters()
-        self.p1_text = b""
+        self.p1_text = load_text(cdir)  # the stored text message (DSMR: kept until replaced)
         self.p1 = None
         self._snap = P1Snapshot(regs, events, self.submeters)
         try:
@@ -177,12 +199,16 @@ class App:
                 except ValueError:
                     pass
             lock.on_change = self._lockout_changed
+        if hasattr(self.optical, "session"):
+            self.tariff_svc.register(self.optical.session.registry, self.optical.session, self.tick)
 
         # power-fail signal
         self.pfail = board.pin("pfail")
         self.pfail.irq(self._on_pfail)
         self._last_tick = now
         self.policy.saved(now)
+        if status != S.FRESH:
+            self.save(now)  # the power-up's failure counts and events are durable at once
         board.app = self
 
     # ------------------------------------------------------------------ wiring helpers
@@ -202,19 +228,51 @@ class App:
             if st:
                 bcfg["system_title"] = st
         builder = P1Builder(profile_name, bcfg)
+        self._emucs = profile_name == "emucs"  # e-MUCS: monthly maximum demand and its history
+        self._dm = [0, 0]
+        self._dh = []
+        self._dh_n = -1
         store = _CounterStore(self.p1_cell) if builder.needs_counter else None
         return P1Service(board.uart("p1"), board.pin("p1_req"), builder, self._p1_snapshot, board.clock,
                          counter_store=store, config=pcfg.get("service"))
 
     def _p1_snapshot(self, t):
+        if t > self._last_tick:
+            self.tick(t)  # the registers of second t, whichever task woke first at the boundary
         s = self._snap
         s.t = t
         s.text = self.p1_text
         s.tariff = self.tariff.rate_at(t)
+        if self._emucs:
+            self._p1_demand(s)
         return s
 
+    def _p1_demand(self, s):
+        """e-MUCS 1-0:1.6.0 (this month's maximum demand, from the demand service) and 0-0:98.1.0
+        (the 13 last months' maxima, from the billing snapshots; re-read only when the billing
+        counter changes)."""
+        w, tm = self.demand.max_demand(0)
+        dm = self._dm
+        dm[0] = tm
+        dm[1] = w
+        s.demand_month = dm if tm > 0 else None
+        bl = self.billing
+        n = self.registers.values[bl.s_counter]
+        if n != self._dh_n:
+            self._dh_n = n
+            dh = self._dh
+            dh.clear()
+            for k in range(13):
+                r = bl.get(k)
+                if r is None:
+                    break
+                mi, ti = r[3]
+                dh.append((r[0], ti if ti > 0 else r[0], mi))
+        s.demand_hist = self._dh
+
     def _lockout_changed(self):
-        self.opt_cell.data[:] = self._lockout.dump(self.bclock.ticks_ms())
+        rec = getattr(self.optical, "lockout_record", None)  # dumped at the port's own ticks
+        self.opt_cell.data[:] = rec() if rec else self._lockout.dump(self.bclock.ticks_ms())
         self.save()
 
     def _clock_adjusted(self, old, new):
@@ -230,11 +288,17 @@ class App:
         if now is None:
             now = self.clock.now()
         m.tick(now)
+        self.quality.tick(now)
         self._last_tick = now
-        self.profile.flush()
-        self.billing.flush()
-        if self.policy.due(now, m.wh_since_save):
+        lp = self.profile
+        bl = self.billing
+        # A profile or billing boundary passed in this tick: save the state first, then write the
+        # records. A cut in between loses the record (the next interval difference covers it); the
+        # other order would let a restore from an older state close the interval a second time.
+        if lp.npend or bl.npend or self.policy.due(now, m.wh_since_save):
             self.save(now)
+        lp.flush()
+        bl.flush()
 
     def save(self, now=None):
         if now is None:
@@ -249,11 +313,10 @@ class App:
             return
         now = self.clock.now()
         self.events.add(now, ev.POWER_DOWN)
-        self.metrology.tick(now)
-        self.metrology.power_fail(now)
+        self.metrology.power_fail(now)  # ticks to `now` and flags the profile interval
+        self.save(now)  # state first, then the records (see tick())
         self.profile.flush()
         self.billing.flush()
-        self.save(now)
 
     def fast_forward(self, ms):
         """Simulation: jump virtual time `ms` forward, ticking the metering in steps."""
@@ -268,6 +331,23 @@ class App:
             ms -= d
             self.tick()
 
+    def run_ticks(self, ms, tick_ms=1000):
+        """Simulation: move virtual time `ms` forward with a metering tick at every virtual-ms
+        multiple of `tick_ms` on the way (ticks stay on the tick grid even when `ms` is not a
+        multiple of it). The unix_sim `sched` command calls this once per load segment."""
+        bc = self.bclock
+        v = bc.sim_ms()
+        end = v + ms
+        nxt = (v // tick_ms + 1) * tick_ms
+        tick = self.tick
+        while nxt <= end:
+            bc.jump(nxt - v)
+            v = nxt
+            nxt += tick_ms
+            tick()
+        if end > v:
+            bc.jump(end - v)
+
     # ------------------------------------------------------------------ tasks
     async def _metering_task(self):
         bc = self.bclock
@@ -276,14 +356,15 @@ class App:
             t, ms = bc.time_ms() if hasattr(bc, "time_ms") else (bc.time(), 0)
             if t != last:
                 last = t
-                self.tick()
+                if t != self._last_tick:  # not ticked at t yet (fast-forward and clock set tick themselves)
+                    self.tick()
             await bc.sleep_ms(max(10, 1000 - ms))
 
     async def _poll_task(self):
         bc = self.bclock
         opt = self.optical
         while True:
-            opt.poll(bc.ticks_ms())
+            opt.poll()  # the port's own ticks: real time on the sim (board.line_clock)
             await asyncio.sleep_ms(10)
 
     async def run(self):
@@ -308,6 +389,8 @@ class App:
         if what == "energy":
             wh, rem, n, d = self.metrology.energy(args[0])
             return [wh, rem, n, d]
+        if what == "tariff":
+            return self.tariff_svc.info()
         if what == "rate":
             return self.tariff.rate_at(self.clock.now())
         if what == "time":
@@ -328,10 +411,47 @@ class App:
             k = int(args[0]) if args else 0
             r = self.billing.get(k)
             return None if r is None else list(r) if not isinstance(r, dict) else r
+        if what == "optical":
+            st = getattr(self.optical, "status", None)
+            return st() if st else None
+        if what == "energies":
+            # every energy accumulator, exact: {obis: [wh, rem]} (value = wh + rem / N Wh)
+            m = self.metrology
+            return {o: list(m.energy(o)[:2]) for o in m.acc_obis}
+        if what == "mem":
+            # heap after a full collection (memory tests): free / allocated bytes, metering ticks
+            import gc
+            gc.collect()
+            return {"free": gc.mem_free(), "alloc": gc.mem_alloc(), "ticks": self.metrology.ticks,
+                    "saves": self.store.saves, "profile": self.profile.records}
         if what == "p1":
             p = self.p1
             return None if p is None else {"sent": p.sent, "late": p.late, "fc": getattr(p, "fc", None)}
+        if what == "p1_info":
+            return self._p1_info()
+        if what == "quality":
+            q = self.quality
+            return {"limits": [q.sag_v, q.swell_v, q.hyst, q.min_s, q.fail_v, q.long_s],
+                    "state": [list(q.state(ph)) for ph in range(1, q.nph + 1)]}
         return None
+
+    def _p1_info(self):
+        """Rig hook: what the P1 telegram is built from besides the registers, and diagnostics."""
+        import binascii
+        p = self.p1
+        if p is None:
+            return None
+        b = p.builder
+        subs = [[c[0], c[1], c[2] if isinstance(c[2], str) else c[2].decode(), c[3], c[4], c[5], c[6]]
+                for c in self.submeters.channels()]
+        return {"profile": b.profile, "period": p.period, "sent": p.sent, "late": p.late, "fc": p.fc,
+                "len": p.last_len, "build_ms": p.last_build_ms, "stopped": p.stopped,
+                "errors": [p.build_errors, p.reserve_errors, p.write_errors],
+                "text": binascii.hexlify(self.p1_text).decode(), "submeters": subs,
+                "rate": self.tariff.rate_at(self.clock.now()),
+                "dropped": [b.dropped_mbus, b.dropped_log, b.truncated_text, b.bad_mbus],
+                "demand_month": list(self._dm) if self._emucs else None,
+                "demand_hist": [list(e) for e in self._dh] if self._emucs else None}
 
     def command(self, what, args):
         if what == "save":
@@ -342,11 +462,25 @@ class App:
             return self.clock.now()
         if what == "text":
             import binascii
-            self.p1_text = binascii.unhexlify(args[0]) if args else b""
+            try:
+                text = binascii.unhexlify(args[0]) if args else b""
+            except ValueError:
+                return {"error": "text: not a hex string"}
+            if len(text) > TEXT_MAX:
+                return {"error": "text: longer than %d characters" % TEXT_MAX}
+            try:
+                save_text(getattr(self.board, "config_dir", "config"), text)
+            except OSError as e:
+                self.board.log("p1: text message not stored: %s" % e)
+            self.p1_text = text
             return len(self.p1_text)
         if what == "submeter":
             # channel device_type equipment_id capture_time value scaler unit
-            ch, dt, eid, t, v, sc, unit = args[:7]
-            self.submeters.set(int(ch), int(dt), eid, int(t), int(v), int(sc), unit)
+            # ("-" for an empty equipment id); a bad reading is refused and changes nothing
+            try:
+                ch, dt, eid, t, v, sc, unit = args[:7]
+                self.submeters.set(int(ch), int(dt), "" if eid == "-" else eid, int(t), int(v), int(sc), unit)
+            except ValueError as e:
+                return {"error": "submeter: %s" % e}
             return True
         return None

@@ -10,11 +10,21 @@
 #   #   level)); make_optical creates one if None and adds the identity and clock objects.
 #   # lockout persistence (so a power cut never resets the wrong-password counter):
 #   #   optical.lockout.load(saved_bytes)  at start-up, before the first poll (ValueError if bad)
-#   #   optical.lockout.on_change = lambda: storage.save("optical", optical.lockout.dump(now_ms))
+#   #   optical.lockout.on_change = lambda: storage.save("optical", optical.lockout_record())
 #   #   on_change is called synchronously before an answer goes out; it must persist at once.
-#   tasks.append(optical.run())          # or call optical.poll(clock.ticks_ms()) every 10-20 ms
+#   tasks.append(optical.run())          # or call optical.poll() every 10-20 ms
+#   optical.status()                     # dict for diagnostics (the rig's query('optical'))
 #
-# or by hand:  OpticalService(uart, session, clock, events) with a Session built as in make_optical.
+# or by hand:  OpticalService(uart, session, clock, events, ticks=None) with a Session built as in
+# make_optical.
+#
+# Time: protocol timing (reaction time, baud switch delay, timeouts, the lockout countdown) runs on
+# `ticks.ticks_ms()`; event stamps on `clock.time()`. make_optical passes board.line_clock as
+# `ticks` when the board has one: the unix_sim board's real-time ms, because the wire and the
+# peer on the optical port run in real time even when the rig freezes or accelerates virtual time
+# (Rig(time_rate=0), advance()). MCU boards have no line_clock: their clock.ticks_ms() is real time.
+# Always let the service read its own ticks (poll() without an argument); a lockout record must be
+# dumped with the same ticks (lockout_record()).
 #
 # poll(now_ms) reads what the UART holds (any()/readinto() into a preallocated 64-byte buffer, no
 # allocation per byte), feeds the session and executes its actions in order:
@@ -33,10 +43,11 @@ from meter import readout as ro
 
 
 class OpticalService:
-    def __init__(self, uart, session, clock, events, data_bits=7, rxbuf=64):
+    def __init__(self, uart, session, clock, events, data_bits=7, rxbuf=64, ticks=None):
         self.uart = uart
         self.session = session
         self.clock = clock
+        self.ticks = ticks if ticks is not None else clock
         self.events = events
         self.data_bits = data_bits
         self._buf = bytearray(rxbuf)
@@ -45,11 +56,31 @@ class OpticalService:
         self.baud = 300
         self.tx_bytes = 0
         self.rx_bytes = 0
+        self.faults = 0  # exceptions caught in poll() (none expected)
         self._init(300)
 
     @property
     def lockout(self):
         return self.session.lockout
+
+    def ticks_ms(self):
+        return self.ticks.ticks_ms()
+
+    def lockout_record(self):
+        """The 8-byte lockout record to persist (Lockout.dump at the protocol ticks)."""
+        return self.session.lockout.dump(self.ticks.ticks_ms())
+
+    def status(self):
+        """Diagnostics: session state (0 idle, 1 wait option, 2 readout, 3 after readout,
+        4 programming), line baud, access level, lockout, counters."""
+        s = self.session
+        lk = s.lockout
+        now = self.ticks.ticks_ms()
+        return {"state": s.state, "baud": self.baud, "level": s.level, "busy": s.busy(),
+                "locked": lk.locked(now), "remaining_s": lk.remaining_s(now), "fails": lk.fails,
+                "streak": lk.streak, "frames": s.stats[0], "naks": s.stats[1],
+                "errors": s.stats[2], "signons": s.stats[3], "rx": self.rx_bytes,
+                "tx": self.tx_bytes, "faults": self.faults}
 
     def log_event(self, code, a=0, b=0):
         if self.events is not None:
@@ -74,27 +105,36 @@ class OpticalService:
                 self._init(a[1])
 
     def poll(self, now=None):
-        """Call every 10-20 ms. now = clock.ticks_ms() if not given."""
+        """Call every 10-20 ms. now = ticks.ticks_ms() if not given (the normal case)."""
         if now is None:
-            now = self.clock.ticks_ms()
+            now = self.ticks.ticks_ms()
         u = self.uart
         s = self.session
         buf = self._buf
         guard = 8  # bounded work per poll; the rest stays in the UART buffer
-        while guard and u.any():
-            guard -= 1
-            n = u.readinto(buf)
-            if not n:
-                break
-            self.rx_bytes += n
-            self._do(s.feed(buf, now, n))
-        self._do(s.poll(now))
+        try:
+            while guard and u.any():
+                guard -= 1
+                n = u.readinto(buf)
+                if not n:
+                    break
+                self.rx_bytes += n
+                self._do(s.feed(buf, now, n))
+            self._do(s.poll(now))
+        except Exception:
+            # A bug must not take the port down for good (the poll task would die): abandon the
+            # session, back to IDLE at 300 baud, and count it (status()['faults'], tests check 0).
+            self.faults += 1
+            try:
+                self._do(s.reset(now))
+            except Exception:
+                self._init(300)
 
     async def run(self, period_ms=10):
-        clock = self.clock
+        ticks = self.ticks
         while True:
-            self.poll(clock.ticks_ms())
-            await clock.sleep_ms(period_ms)
+            self.poll(ticks.ticks_ms())
+            await ticks.sleep_ms(period_ms)
 
 
 def _key_fn(keys):
@@ -122,12 +162,18 @@ def make_optical(board, registers, events, registry=None, lockout=None, config=N
 
     config['optical'] options (all optional): baud_char ('5'), switch_delay_ms (1000),
     reaction_ms (200), prog_idle_ms (60000), items (readout OBIS list), tz_s (3600), dst (True),
-    data_bits (7)."""
+    data_bits (7); wrong-password policy when no `lockout` is given: max_fails (3), lockout_s
+    (60, doubling per further lockout), lockout_max_s (86400).
+    Protocol timing runs on board.line_clock when the board has one (see the module comment)."""
     cfg = dict((board.config or {}).get("optical", {}))
     if config:
         cfg.update(config)
     ident = (board.config or {}).get("identity", {})
     clock = board.clock
+    ticks = getattr(board, "line_clock", None)
+    if lockout is None:
+        lockout = iec.Lockout(cfg.get("max_fails", 3), cfg.get("lockout_s", 60),
+                              cfg.get("lockout_max_s", 86400))
     svc_holder = []
 
     def log(code, a, b):
@@ -150,6 +196,7 @@ def make_optical(board, registers, events, registry=None, lockout=None, config=N
         rand=_urandom, log=log, lockout=lockout,
         reaction_ms=cfg.get("reaction_ms", 200), switch_delay_ms=cfg.get("switch_delay_ms", 1000),
         prog_idle_ms=cfg.get("prog_idle_ms", 60000))
-    svc = OpticalService(board.uart("optical"), session, clock, events, cfg.get("data_bits", 7))
+    svc = OpticalService(board.uart("optical"), session, clock, events, cfg.get("data_bits", 7),
+                         ticks=ticks)
     svc_holder.append(svc)
     return svc

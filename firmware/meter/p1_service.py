@@ -38,6 +38,39 @@
 
 FC_MAX = 0xFFFFFFFF
 
+# The text message (0-0:96.13.0). DSMR 5.0.2 7.2: the meter stores one message of up to 1024
+# characters and sends it in every telegram until it is replaced, so it survives power cuts: the
+# app keeps it in a file in the board's writable config dir.
+#   text = load_text(config_dir)             at boot (b"" if none)
+#   save_text(config_dir, text)              when the head end sets it (OSError if not stored)
+TEXT_MAX = 1024
+TEXT_FILE = "/p1_text.bin"
+
+
+def load_text(config_dir):
+    try:
+        with open(config_dir + TEXT_FILE, "rb") as f:
+            return f.read(TEXT_MAX)
+    except OSError:
+        return b""
+
+
+def save_text(config_dir, text):
+    """Write to a temp file, then rename it over the old one (a cut leaves the old or the new)."""
+    import os
+    path = config_dir + TEXT_FILE
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(text)
+    try:
+        os.rename(tmp, path)
+    except OSError:  # FAT: rename does not replace
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        os.rename(tmp, path)
+
 
 class P1Service:
     def __init__(self, uart, req_pin, builder, snapshot_fn, clock, counter_store=None, config=None):
@@ -179,8 +212,21 @@ class P1Service:
 
     async def run(self):
         """Task body: poll forever. While a telegram is being written it polls at the pace of
-        the line (one chunk takes chunk * 10 / 115200 s)."""
+        the line (one chunk takes chunk * 10 / 115200 s). When idle with the request line active
+        and the clock has time_ms() -> (s, ms), it wakes right at the next second boundary, so a
+        telegram starts within a ms or so of its second (a steady 1 s cadence), not up to poll_ms
+        after it."""
         chunk_ms = self.chunk * 10 * 1000 // 115200 + 1
+        clk = self.clock
+        tm = getattr(clk, "time_ms", None)
         while True:
             self.poll()
-            await self.clock.sleep_ms(chunk_ms if self._off < self._n else self.poll_ms)
+            if self._off < self._n:
+                d = chunk_ms
+            else:
+                d = self.poll_ms
+                if tm is not None and self._active:
+                    left = 1000 - tm()[1]
+                    if left < d:
+                        d = left if left > 0 else 1
+            await clk.sleep_ms(d)

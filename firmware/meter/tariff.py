@@ -51,13 +51,16 @@
 #     bills the whole tick at rate_at(now). The energy itself always comes from the AFE: time only
 #     chooses the rate.
 #   activate(calendar, now) / load(text, now)            swap the active calendar now (atomic)
-#   set_passive(calendar, t_act, now) / load_passive(text, t_act, now)
+#   set_passive(calendar, t_act, now, log=True) / load_passive(text, t_act, now)
 #                          schedule a calendar: from t_act on (evaluated lazily, on the first
 #                          evaluation at or after t_act, e.g. the tick crossing it, split exactly
 #                          at t_act) it becomes the active one; CALENDAR_ACTIVATED is logged with
 #                          t = t_act. t_act is usually tz.next_month_start(now) (local midnight on
 #                          the 1st). set_passive(None, ...) cancels. While the clock is invalid
 #                          nothing is evaluated, so a due activation waits until the clock is set.
+#                          on_promote: optional fn(calendar, t_act) called right after that
+#                          promotion (tariff_service.py persists it); its errors are counted in
+#                          promote_errors, never raised into the metering tick.
 #   A bad calendar (load / load_passive) raises ValueError with the reason, logs CALENDAR_REJECTED
 #   and changes nothing.
 #   current_rate()         rate of the last accounted tick (P1 0-0:96.14.0, display)
@@ -72,7 +75,9 @@
 #                    tariff.split_tick(wh_import, imp8); tariff.split_tick(wh_export, exp8)
 #                    (imp8/exp8: caller-owned lists of 8 ints, moved into 1.8.x/2.8.x and zeroed)
 # The active and passive calendars persist as their JSON texts (plus the activation time) in the
-# app's storage; bt is not persisted (resync at boot: no energy flowed while the power was off).
+# writable config dir, written atomically by tariff_service.py (which also provides the optical
+# programming-mode objects); bt is not persisted (resync at boot: no energy flowed while the power
+# was off).
 from meter import timeutil
 from meter import events as ev
 from meter import clock as _clock
@@ -381,9 +386,15 @@ def from_dict(obj, ident=0):
         _err("special_days", "must be a list of {date, day}")
     if len(sps) > LIMIT_SPECIAL_DAYS:
         _err("special_days", "at most %d special days" % LIMIT_SPECIAL_DAYS)
-    ent = []
-    seen = {}
-    for k, s in enumerate(sps):
+    # No per-entry heap objects survive the loop (only preallocated lists of small ints): with
+    # the parse garbage in between, long-lived small tuples would fragment a 100 KB heap so badly
+    # that a 1 KB block could not be found with 30 KB free.
+    n = len(sps)
+    keys = [0] * n  # packed date fields, for the duplicate check
+    vals = [0] * n  # packed special day
+    prio = bytearray(n)  # specificity 0..4
+    for k in range(n):
+        s = sps[k]
         path = "special_days[%d]" % k
         _check_keys(s, ("date", "day", "weekday", "name", "note"), path)
         y, m, d = parse_special_date(s.get("date"), path + ".date")
@@ -396,14 +407,31 @@ def from_dict(obj, ident=0):
         dn = s.get("day")
         if type(dn) is not str or dn not in dp_index:
             _err(path + ".day", "unknown day profile %r" % (dn,))
-        key = (y, m, d, wd)
-        if key in seen:
-            _err(path, "duplicate special day (same date as special_days[%d])" % seen[key])
-        seen[key] = k
-        spec = (y != ANY) + (m != ANY) + (d != ANY) + (wd != ANY)
-        ent.append((-spec, k, _pack_special(y, m, d, wd, dp_index[dn])))
-    ent.sort()
-    cal.specials = tuple(e[2] for e in ent)
+        keys[k] = _pack_special(y, m, d, wd, 0)
+        vals[k] = _pack_special(y, m, d, wd, dp_index[dn])
+        prio[k] = (y != ANY) + (m != ANY) + (d != ANY) + (wd != ANY)
+    if n > 1:
+        ks = sorted(keys)
+        for i in range(1, n):
+            if ks[i] == ks[i - 1]:
+                a = -1
+                for j in range(n):
+                    if keys[j] == ks[i]:
+                        if a < 0:
+                            a = j
+                        else:
+                            _err("special_days[%d]" % j,
+                                 "duplicate special day (same date as special_days[%d])" % a)
+        ks = None
+    # match priority: most specific first, then file order
+    out = [0] * n
+    j = 0
+    for spec in (4, 3, 2, 1, 0):
+        for k in range(n):
+            if prio[k] == spec:
+                out[j] = vals[k]
+                j += 1
+    cal.specials = tuple(out)
     return cal
 
 
@@ -432,9 +460,44 @@ def unpack_special(x):
             ANY if wc == 0 else wc, x & 31)
 
 
+def json_scan(data, st):
+    """Incremental check that a JSON text is complete: feed its bytes in pieces with the same
+    st = [depth, flags] (start with [0, 0]); complete when json_closed(st). MicroPython's json
+    parser accepts a text whose outermost container is cut off at the end (e.g. '{"a": 1' or a
+    calendar truncated after a special day), so a torn or incomplete text must be caught here."""
+    depth = st[0]
+    fl = st[1]  # bit 0 in a string, bit 1 after a backslash, bit 2 a container was opened
+    for c in data:
+        if fl & 1:
+            if fl & 2:
+                fl &= ~2
+            elif c == 0x5C:  # backslash
+                fl |= 2
+            elif c == 0x22:  # quote
+                fl &= ~1
+        elif c == 0x22:
+            fl |= 1
+        elif c == 0x7B or c == 0x5B:  # { [
+            depth += 1
+            fl |= 4
+        elif c == 0x7D or c == 0x5D:  # } ]
+            depth -= 1
+            if depth < 0:
+                fl |= 8
+    st[0] = depth
+    st[1] = fl
+    return st
+
+
+def json_closed(st):
+    return st[0] == 0 and (st[1] & 13) == 4
+
+
 def load_json(text):
     """Parse and validate a calendar JSON text -> Calendar. ValueError with a clear message."""
     import json
+    if not json_closed(json_scan(text.encode() if type(text) is str else text, [0, 0])):
+        raise ValueError("tariff: not valid JSON (incomplete text)")
     try:
         obj = json.loads(text)
     except ValueError as e:
@@ -474,6 +537,8 @@ class Tariff:
         self.clock = clock
         self.passive = None
         self.activation = NEVER
+        self.on_promote = None  # fn(calendar, t_act) after a passive calendar became active
+        self.promote_errors = 0
         # cached segment [_lo, _hi) of constant rate
         self._lo = 1
         self._hi = 0
@@ -518,7 +583,9 @@ class Tariff:
         self.activate(cal, now)
         return cal
 
-    def set_passive(self, calendar, activation_t, now=0):
+    def set_passive(self, calendar, activation_t, now=0, log=True):
+        """Schedule `calendar` to become active at activation_t (None cancels). log=False: restoring
+        a persisted schedule at boot (no CALENDAR_PASSIVE event again)."""
         if calendar is None:
             self.passive = None
             self.activation = NEVER
@@ -527,7 +594,8 @@ class Tariff:
                 raise ValueError("tariff: bad activation time %r" % (activation_t,))
             self.passive = calendar
             self.activation = activation_t
-            self._log(now, ev.CALENDAR_PASSIVE, calendar.ident, activation_t)
+            if log:
+                self._log(now, ev.CALENDAR_PASSIVE, calendar.ident, activation_t)
         self._lo = 1
         self._hi = 0
 
@@ -547,6 +615,12 @@ class Tariff:
         self.activation = NEVER
         self._install(cal)
         self._log(t, ev.CALENDAR_ACTIVATED, cal.ident, t)
+        cb = self.on_promote
+        if cb is not None:
+            try:
+                cb(cal, t)
+            except Exception:  # persistence trouble must never break the metering tick
+                self.promote_errors += 1
 
     # -- evaluation
     def _plan(self, dn):

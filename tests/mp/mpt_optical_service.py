@@ -217,3 +217,94 @@ def test_clock_objects_through_meter_clock():
     _run(svc, b.clock, 500)
     eq(reg.readers[reg.find("0.9.1")](), "12:00:00")
     eq(reg.readers[reg.find("0.9.2")](), "26-10-25")
+
+
+class FakeLineClock:
+    """A board.line_clock: real-time protocol ticks, separate from the (virtual) board clock."""
+
+    def __init__(self):
+        self.ms = 70000
+
+    def ticks_ms(self):
+        return self.ms
+
+
+def _run_line(svc, lc, ms):
+    end = lc.ms + ms
+    while lc.ms < end:
+        lc.ms += 10
+        svc.poll()  # the service reads its own ticks, as the app calls it
+
+
+def test_line_clock_lockout_config_record_and_status():
+    # protocol timing runs on board.line_clock while the board clock stands still (Rig(time_rate=0))
+    b = FakeBoard()
+    b.line_clock = lc = FakeLineClock()
+    b.config["optical"] = {"max_fails": 2, "lockout_s": 5, "lockout_max_s": 7}
+    ev = ListLog()
+    svc = make_optical(b, make_registers(), ev)
+    eq(svc.ticks is lc, True)
+    eq((svc.lockout.max_fails, svc.lockout.base_s, svc.lockout.max_s), (2, 5, 7))
+    records = []
+    svc.lockout.on_change = lambda: records.append(svc.lockout_record())
+    u = b.u
+    u.rx.extend(b"/?!\r\n")
+    _run_line(svc, lc, 1000)
+    eq(bytes(u.tx), b"/OMT5OMT-SIM\r\n")  # answered although b.clock.ms never moved
+    u.rx.extend(b"\x06051\r\n")
+    _run_line(svc, lc, 1500)
+    st = svc.status()
+    eq((st["state"], st["baud"], st["level"], st["signons"]), (4, 9600, 0, 1))
+    for pw in (b"x", b"y"):
+        u.rx.extend(frame(b"P1\x02(" + pw + b")\x03"))
+        _run_line(svc, lc, 500)
+    eq(records[-1], b"\x01\x00\x01\x00\x05\x00\x00\x00")  # locked after 2 tries, 5 s left
+    st = svc.status()
+    eq((st["locked"], st["remaining_s"], st["fails"], st["streak"]), (True, 5, 0, 1))
+    _run_line(svc, lc, 2000)
+    eq(svc.lockout_record()[4], 3)  # counted down on the line clock
+    eq(svc.status()["remaining_s"], 3)
+    _run_line(svc, lc, 3100)
+    eq(svc.status()["locked"], False)
+    eq(ev.latest(12, 1)[0][2], 5)  # PASSWORD_LOCKOUT a = 5 s
+    eq(ev.latest(12, 1)[0][0], b.clock.t)  # stamped with the meter clock
+    # the second lockout doubles, capped by lockout_max_s
+    u.rx.extend(frame(b"P1\x02(x)\x03"))
+    _run_line(svc, lc, 500)
+    u.rx.extend(frame(b"P1\x02(y)\x03"))
+    _run_line(svc, lc, 500)
+    eq(ev.latest(12, 1)[0][2], 7)
+    eq(svc.status()["faults"], 0)
+
+
+class BrokenUart(FakeUart):
+    def __init__(self):
+        FakeUart.__init__(self)
+        self.broken = False
+
+    def readinto(self, buf, nbytes=-1):
+        if self.broken:
+            self.broken = False
+            raise OSError(5)
+        return FakeUart.readinto(self, buf, nbytes)
+
+
+def test_poll_survives_an_exception_and_resets_the_session():
+    b = FakeBoard()
+    b.u = BrokenUart()
+    svc = make_optical(b, make_registers(), ListLog())
+    u = b.u
+    u.rx.extend(b"/?!\r\n")
+    _run(svc, b.clock, 1000)
+    u.rx.extend(b"\x06051\r\n")
+    _run(svc, b.clock, 1500)
+    eq((svc.session.state, u.baud), (4, 9600))
+    u.rx.extend(b"\x01")
+    u.broken = True
+    _run(svc, b.clock, 20)
+    eq(svc.status()["faults"], 1)
+    eq((svc.session.state, u.baud), (0, 300))  # abandoned: IDLE at 300 baud
+    u.tx = bytearray()
+    u.rx.extend(b"/?!\r\n")
+    _run(svc, b.clock, 1000)
+    eq(bytes(u.tx), b"/OMT5OMT-SIM\r\n")  # and the port works

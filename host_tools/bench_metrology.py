@@ -33,11 +33,8 @@ import sys
 import tempfile
 import threading
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INTERPRETERS = {
-    "unix": os.path.join(ROOT, "build", "unix", "micropython"),
-    "unix32": os.path.join(ROOT, "build", "unix32", "micropython"),
-}
+from host_tools import benchutil
+from host_tools.benchutil import INTERPRETERS, ROOT
 
 SCRIPT = r"""
 import sys, gc, time
@@ -214,23 +211,11 @@ def run(interp, n, mode, afe, drain, wrap=(), heap=None, flash="sim"):
 
 
 def us_per(interp, n, mode, afe, drain, flash="sim"):
-    best = None
-    for _ in range(3):
-        p = run(interp, n, mode, afe, drain, flash=flash)
-        us = int(re.search(r"US (\d+)", p.stdout).group(1))
-        best = us if best is None else min(best, us)
-    return best / float(n)
+    return benchutil.best_us_per(lambda: run(interp, n, mode, afe, drain, flash=flash), n)
 
 
 def callgrind_ir(interp, n, mode, afe, drain, flash="sim"):
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "cg.out")
-        p = run(interp, n, mode, afe, drain, flash=flash,
-                wrap=("valgrind", "--tool=callgrind", "--callgrind-out-file=" + out))
-        m = re.search(r"Collected\s*:\s*(\d+)", p.stderr)
-        if not m:
-            raise RuntimeError("no callgrind total in: " + p.stderr[-500:])
-        return int(m.group(1))
+    return benchutil.callgrind_ir(lambda wrap: run(interp, n, mode, afe, drain, flash=flash, wrap=wrap))
 
 
 def rig_heap():

@@ -13,17 +13,12 @@ switch points), and prints:
 """
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INTERPRETERS = {
-    "unix": os.path.join(ROOT, "build", "unix", "micropython"),
-    "unix32": os.path.join(ROOT, "build", "unix32", "micropython"),
-}
+from host_tools import benchutil
+from host_tools.benchutil import INTERPRETERS, ROOT
 
 SCRIPT = r"""
 import sys, time
@@ -80,22 +75,11 @@ def run(interp, n, step, mode, wrap=()):
 
 
 def us_per_tick(interp, n, step, mode):
-    best = None
-    for _ in range(3):
-        p = run(interp, n, step, mode)
-        us = int(re.search(r"US (\d+)", p.stdout).group(1))
-        best = us if best is None else min(best, us)
-    return best / n
+    return benchutil.best_us_per(lambda: run(interp, n, step, mode), n)
 
 
 def callgrind_ir(interp, n, step, mode):
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "cg.out")
-        p = run(interp, n, step, mode, wrap=("valgrind", "--tool=callgrind", "--callgrind-out-file=" + out))
-        m = re.search(r"Collected\s*:\s*(\d+)", p.stderr)
-        if not m:
-            raise RuntimeError("no callgrind total in: " + p.stderr[-500:])
-        return int(m.group(1))
+    return benchutil.callgrind_ir(lambda wrap: run(interp, n, step, mode, wrap=wrap))
 
 
 def main(argv=None):

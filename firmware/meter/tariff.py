@@ -511,22 +511,7 @@ def load_json(text):
 
 # ---------------------------------------------------------------- the service
 
-def _civil_packed(z):
-    """(year << 9) | (month << 5) | day of a day number, integer-only (no tuple allocation)."""
-    z += timeutil.DAYS_0000_TO_2020
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    y = yoe + era * 400
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    if mp < 10:
-        m = mp + 3
-    else:
-        m = mp - 9
-        y += 1
-    return (y << 9) | (m << 5) | d
+_civil_packed = timeutil.civil_packed
 
 
 class Tariff:

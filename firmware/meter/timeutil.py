@@ -24,8 +24,9 @@ def days_from_civil(y, m, d):
     return era * 146097 + doe - DAYS_0000_TO_2020
 
 
-def civil_from_days(z):
-    """(year, month, day) of a day number since 2020-01-01."""
+def civil_packed(z):
+    """(year << 9) | (month << 5) | day of a day number since 2020-01-01. Integer-only, so hot paths
+    (the P1 time stamp, the tariff's day plan) get the date without allocating a tuple."""
     z += DAYS_0000_TO_2020
     era = z // 146097
     doe = z - era * 146097
@@ -34,10 +35,18 @@ def civil_from_days(z):
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
     mp = (5 * doy + 2) // 153
     d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    if m <= 2:
+    if mp < 10:
+        m = mp + 3
+    else:
+        m = mp - 9
         y += 1
-    return y, m, d
+    return (y << 9) | (m << 5) | d
+
+
+def civil_from_days(z):
+    """(year, month, day) of a day number since 2020-01-01."""
+    p = civil_packed(z)
+    return p >> 9, (p >> 5) & 15, p & 31
 
 
 def weekday(days):

@@ -22,7 +22,6 @@ Library use (tests): encode_calendar(text) -> bytes, send_calendar(client, data,
 import argparse
 import binascii
 import datetime
-import getpass
 import json
 import os
 import sys
@@ -31,8 +30,10 @@ import zlib
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from host_tools.iec_client import IecClient, IecError  # noqa: E402
+    from host_tools.cli_optical import _safe, _secret  # noqa: E402
 else:
     from .iec_client import IecClient, IecError
+    from .cli_optical import _safe, _secret
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAME_VALUE_MAX = 243  # RX_MAX 256 - SOH W1 STX 'C.90.1(' ')' ETX
@@ -128,15 +129,6 @@ def status(client):
 
 # ------------------------------------------------------------------ command line
 
-def _secret(args):
-    pw = args.password
-    if pw is None:
-        pw = os.environ.get("METER_PASSWORD")
-    if pw is None:
-        pw = getpass.getpass("meter %s: " % ("level-2 secret" if args.level == 2 else "password"))
-    return pw
-
-
 def cmd_tariff(args):
     data = None
     name = None
@@ -182,19 +174,6 @@ def cmd_tariff(args):
         finally:
             c.bye()
     return 0
-
-
-def _safe(fn):
-    def run(args):
-        try:
-            return fn(args)
-        except IecError as e:
-            print("error: %s" % e, file=sys.stderr)
-            return 1
-        except (OSError, ValueError) as e:
-            print("error: %s" % e, file=sys.stderr)
-            return 2
-    return run
 
 
 def _add(p):

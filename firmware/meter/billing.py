@@ -155,20 +155,13 @@ class Billing:
         n = self.npend
         if ring is None or not n:
             return 0
-        mv = memoryview(self._pend)
-        for i in range(n):
-            ring.append(mv[i * self.psize:(i + 1) * self.psize])
+        ring.append_from(self._pend, n, self.psize)
         self.npend = 0
         return n
 
     def open(self, events=None, now=0):
-        if self.ring is None:
-            return None
-        from meter import storage
-        st = self.ring.open()
-        if events is not None and self.ring.corrupt:
-            events.add(now, ev.STORAGE_CORRUPT, storage.REGION_BILLING, self.ring.corrupt)
-        return st
+        """Scan the ring at boot; logs STORAGE_CORRUPT if damaged records were found."""
+        return None if self.ring is None else self.ring.open_logged(events, now)
 
     def get(self, k):
         """k-th newest snapshot: (t, counter, {obis: value}, (md_imp, t), (md_exp, t)) or None."""

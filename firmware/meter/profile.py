@@ -192,22 +192,13 @@ class LoadProfile:
         n = self.npend
         if ring is None or not n:
             return 0
-        mv = memoryview(self._pend)
-        for i in range(n):
-            ring.append(mv[i * PAYLOAD:(i + 1) * PAYLOAD])
+        ring.append_from(self._pend, n, PAYLOAD)
         self.npend = 0
         return n
 
     def open(self, events=None, now=0):
         """Scan the ring at boot; logs STORAGE_CORRUPT if damaged records were found."""
-        if self.ring is None:
-            return None
-        from meter import storage
-        st = self.ring.open()
-        if events is not None and self.ring.corrupt:
-            from meter import events as ev
-            events.add(now, ev.STORAGE_CORRUPT, storage.REGION_PROFILE, self.ring.corrupt)
-        return st
+        return None if self.ring is None else self.ring.open_logged(events, now)
 
     # --- readers ---------------------------------------------------------------------------------------
     def count(self):

@@ -467,6 +467,20 @@ class RingStore(_Slots):
         self.count = self.valid
         return st
 
+    def open_logged(self, events=None, now=0):
+        """open(), logging STORAGE_CORRUPT (a = this region's tag) if damaged records were found."""
+        st = self.open()
+        if events is not None and self.corrupt:
+            events.add(now, _ev.STORAGE_CORRUPT, self.tag, self.corrupt)
+        return st
+
+    def append_from(self, buf, n, size):
+        """Append the first n records of `size` bytes held back to back in buf; returns n."""
+        mv = memoryview(buf)
+        for i in range(n):
+            self.append(mv[i * size:(i + 1) * size])
+        return n
+
     def append(self, data=None):
         """Append a record (payload from `data`, or already filled into self.payload); returns
         its sequence number."""

@@ -124,3 +124,22 @@ def make(chip, bus, calibration):
         from meter.afe.bl0942 import BL0942
         return BL0942(bus, calibration)
     raise ValueError("unknown AFE chip %r" % chip)
+
+
+def read_confirmed(drv, addr, check_addr):
+    """Read register `addr` through drv.read() and confirm it with the chip's copy of its last
+    answer (`check_addr`: ATM90E32 LastSPIData, ADE7953 LAST_RWDATA24, which reading does not
+    change): accepted when any two of the value and up to three check reads agree; otherwise -1 and
+    drv.errors += 1. Guards the read-to-clear energy registers against a corrupted SPI transfer."""
+    v = drv.read(addr)
+    a = drv.read(check_addr)
+    if a == v:
+        return v
+    b = drv.read(check_addr)
+    if b == a or b == v:
+        return b
+    c = drv.read(check_addr)
+    if c == a or c == b or c == v:
+        return c
+    drv.errors += 1
+    return -1

@@ -26,6 +26,7 @@
 # s_scale (xVA -> VA). PFx is 16-bit signed with 2**-15 per LSB; line frequency = 223.75 kHz /
 # (Period + 1). Register addresses follow the datasheet register map (Rev. C, tables 13-15); the
 # 0x120 = 0x30 "optimum setting" after unlocking with 0xFE = 0xAD is from the datasheet too.
+from meter import afe as A
 from meter.afe import (E_IMP, E_EXP, E_QPOS, E_QNEG, EK, IK, I_V, I_I, I_P, I_Q, I_S, I_PF,
                        I_FREQ, I_IN, fraction, smuldiv, muldiv)
 
@@ -154,18 +155,7 @@ class ADE7953:
     def _read_energy_reg(self, addr):
         """24-bit energy register confirmed by LAST_RWDATA24 (any two of the value and up to three
         LAST_RWDATA24 reads agree); -1 (and errors += 1) if it cannot be confirmed."""
-        v = self.read(addr)
-        a = self.read(LAST_RWDATA24)
-        if a == v:
-            return v
-        b = self.read(LAST_RWDATA24)
-        if b == a or b == v:
-            return b
-        c = self.read(LAST_RWDATA24)
-        if c == a or c == b or c == v:
-            return c
-        self.errors += 1
-        return -1
+        return A.read_confirmed(self, addr, LAST_RWDATA24)
 
     # --- setup -----------------------------------------------------------------------------------
     def begin(self):

@@ -28,6 +28,7 @@
 # Register addresses used here were checked against two independent public register maps; the
 # energy LSB (0.01 CF) and the PL_constant formula are as in the datasheet's energy register chapter
 # (5.5.1) and the application note; verify on first hardware bring-up with CALIBRATION.md step 4.
+from meter import afe as A
 from meter.afe import EK, IK, I_V, I_I, I_P, I_Q, I_S, I_PF, I_FREQ, I_IN, fraction
 
 METEREN = 0x00
@@ -125,18 +126,7 @@ class ATM90E32:
         """Read a register and confirm it with LastSPIData (the chip's copy of what it sent, not
         changed by reading it): accepted when any two of the value and up to three LastSPIData
         reads agree; -1 (and errors += 1) if none do."""
-        v = self.read(addr)
-        a = self.read(LASTSPIDATA)
-        if a == v:
-            return v
-        b = self.read(LASTSPIDATA)
-        if b == a or b == v:
-            return b
-        c = self.read(LASTSPIDATA)
-        if c == a or c == b or c == v:
-            return c
-        self.errors += 1
-        return -1
+        return A.read_confirmed(self, addr, LASTSPIDATA)
 
     # --- setup -----------------------------------------------------------------------------------
     def begin(self):

@@ -30,10 +30,12 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   a 32-bit interpreter (bytecode in ROM as in a product image; build/unix32-frozen, built on
   demand); ``mpy=True`` runs it from mpy-cross .mpy files instead (bytecode on the heap).
 
-Public API (a contract; scripts and tests use it): Rig, set_load, advance, now, power_cut,
-power_restore, set_pin, p1_url, p1_port, optical_port, query, registers, read_p1, truth, close,
-config_dir, schedule, truth_energy, truth_counts, counts_at, counts_per_wh, load_raw, and the
-context-manager protocol.
+Public API (a contract; scripts and tests use it): Rig(p1_port, start, time_rate, interp,
+storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen), start,
+close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
+set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, optical_port, wire,
+config_dir, storage_path, query, command, registers, register, truth, truth_energy, truth_counts,
+counts_at, counts_per_wh, energy_mwms, load_raw, schedule, meter_log. Errors raise RigError.
 """
 import binascii
 import bisect

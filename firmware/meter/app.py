@@ -33,19 +33,15 @@ from meter import quality
 SID_CLOCK = 0x434C  # "CL"
 SID_P1 = 0x5031  # "P1"
 SID_OPTICAL = 0x4F4C  # "OL"
-LONG_OUTAGE_S = 180  # DSMR: a power failure longer than 3 minutes is a long one
-
 FF_STEP_MS = 900 * 1000
 
 
-def _read_text(paths):
-    for p in paths:
-        try:
-            with open(p) as f:
-                return f.read()
-        except OSError:
-            pass
-    return None
+def _read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 class _Persisted:
@@ -94,7 +90,7 @@ class App:
         text = cal = None
         rejected = 0
         for path in (cdir + "/tariff.json", "config/tariff.json", "firmware/config/tariff.json"):
-            t = _read_text((path,))
+            t = _read_text(path)
             if t is None:
                 continue
             try:
@@ -361,7 +357,6 @@ class App:
             await bc.sleep_ms(max(10, 1000 - ms))
 
     async def _poll_task(self):
-        bc = self.bclock
         opt = self.optical
         while True:
             opt.poll()  # the port's own ticks: real time on the sim (board.line_clock)

@@ -7,7 +7,7 @@ import time
 
 import machine
 
-from meter import timeutil
+from meter.common import timeutil
 
 _PERIOD = 1 << 30
 
@@ -213,7 +213,7 @@ class McuBoard:
         self.afe = self._make_afe()
 
     def _make_afe(self):
-        from meter import afe
+        from meter.drivers import afe
         chip = self.config.get("afe", "atm90e32")
         bus = self.uart("afe") if chip == "bl0942" else self.spi("afe")
         return afe.make(chip, bus, self.config["calibration"])

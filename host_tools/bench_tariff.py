@@ -22,8 +22,8 @@ from host_tools.benchutil import INTERPRETERS, ROOT
 
 SCRIPT = r"""
 import sys, time
-from meter import tariff as tf
-from meter import clock as mc
+from meter.cores.tariff import engine as tf
+from meter.services import clock as mc
 n = int(sys.argv[1])
 step = int(sys.argv[2])
 mode = sys.argv[3]

@@ -45,8 +45,8 @@ def meter_noon(d):
 
 DRIVER = r"""
 import sys, json
-from meter import tariff as tf
-from meter import clock as mc
+from meter.cores.tariff import engine as tf
+from meter.services import clock as mc
 with open("firmware/config/tariff.json") as f:
     t = tf.Tariff(tf.load_json(f.read()), mc.TimeZone())
 print(json.dumps([t.rate_at(x) for x in json.loads(sys.stdin.read())]))

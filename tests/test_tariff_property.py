@@ -29,8 +29,8 @@ pytestmark = pytest.mark.skipif(not all(os.path.exists(p) for p in INTERPRETERS.
 
 DRIVER = r"""
 import sys, json
-from meter import tariff as tf
-from meter import clock as mc
+from meter.cores.tariff import engine as tf
+from meter.services import clock as mc
 tz = mc.TimeZone()
 req = json.loads(sys.stdin.read())
 res = []
@@ -337,8 +337,8 @@ def test_engine_matches_reference(batch):
 
 YEAR_DRIVER = r"""
 import sys, json
-from meter import tariff as tf
-from meter import clock as mc
+from meter.cores.tariff import engine as tf
+from meter.services import clock as mc
 tz = mc.TimeZone()
 req = json.loads(sys.stdin.read())
 res = []
@@ -385,7 +385,7 @@ def test_year_simulation_leap_year_2028():
 
 FUZZ_DRIVER = r"""
 import sys, json
-from meter import tariff as tf
+from meter.cores.tariff import engine as tf
 res = []
 for text in json.loads(sys.stdin.read()):
     try:

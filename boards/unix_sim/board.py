@@ -352,7 +352,7 @@ class Board:
 
     def _make_afe(self):
         from afe_sim import AfeSim, AfeSimSpi
-        from meter.afe.atm90e32 import ATM90E32
+        from meter.drivers.afe.atm90e32 import ATM90E32
         cal = self.config["calibration"]
         self.afe_sim = AfeSim(self.clock.sim_ms, cal)
         return ATM90E32(AfeSimSpi(self.afe_sim), cal)

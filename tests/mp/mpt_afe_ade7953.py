@@ -1,8 +1,8 @@
 # ADE7953 driver against a register-level fake chip: SPI framing (16-bit address, 0x80/0x00 command
 # byte, 8/16/24/32-bit data by address page), 24-bit signed energy accumulators with read-with-reset
 # (LCYCMODE.RSTREAD) or free-running wrap, LAST_RWDATA24, instantaneous value scaling.
-from meter.afe.ade7953 import ADE7953
-from meter import afe as A
+from meter.drivers.afe.ade7953 import ADE7953
+from meter.drivers import afe as A
 from mptest import eq, raises
 from mpt_metrology_fakes import Rng
 

@@ -6,8 +6,8 @@ sys.path.append("boards/unix_sim")
 
 from afe_sim import AfeSim, AfeSimSpi  # noqa: E402
 from calibration import CALIBRATION  # noqa: E402
-from meter.afe.atm90e32 import ATM90E32  # noqa: E402
-from meter import afe as A  # noqa: E402
+from meter.drivers.afe.atm90e32 import ATM90E32  # noqa: E402
+from meter.drivers import afe as A  # noqa: E402
 from mptest import eq, raises  # noqa: E402
 from mpt_metrology_fakes import Rng  # noqa: E402
 

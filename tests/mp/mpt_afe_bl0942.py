@@ -1,8 +1,8 @@
 # BL0942 driver against a byte-level fake chip on a fake UART: read command 0x58|A + register (3 data
 # bytes LSB first + checksum), full packet 0x58|A 0xAA (23 bytes), write 0xA8|A + reg + 3 bytes +
 # checksum with USR_WRPROT, CF_CNT 24-bit wrapping counter, checksum failures and missing answers.
-from meter.afe.bl0942 import BL0942
-from meter import afe as A
+from meter.drivers.afe.bl0942 import BL0942
+from meter.drivers import afe as A
 from mptest import eq
 from mpt_metrology_fakes import Rng
 

@@ -2,15 +2,16 @@
 # all energy registers at the exact boundary (1-s and long ticks), max demand in the snapshot and its
 # reset, missed boundaries after an outage, persistence of the snapshots.
 # mp-heap: 4M
-from meter.registers import Registers
-from meter.events import EventLog
-from meter import events as ev
-from meter.metrology import Metrology
-from meter.demand import Demand
-from meter.billing import Billing
-from meter import billing as B
-from meter import storage as S, timeutil
-from meter import afe as A
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.common import events as ev
+from meter.services.metrology import Metrology
+from meter.services.demand import Demand
+from meter.services.billing import Billing
+from meter.services import billing as B
+from meter.services import storage as S
+from meter.common import timeutil
+from meter.drivers import afe as A
 from mptest import eq, raises
 from mpt_metrology_fakes import Rng, ScriptDriver, SwitchTariff, split_ref
 

@@ -57,7 +57,7 @@ def _check(name):
     dup = [i for i in seen if seen[i] > 1]
     assert not dup, "pins used twice on %s: %r" % (name, dup)
     # clock from the RTC, meter seconds
-    from meter import timeutil
+    from meter.common import timeutil
     eq(b.clock.time(), timeutil.to_secs(2026, 11, 21, 12, 0, 0))
     b.clock.set_time(timeutil.to_secs(2027, 1, 2, 3, 4, 5))
     eq(b.clock.time(), timeutil.to_secs(2027, 1, 2, 3, 4, 5))

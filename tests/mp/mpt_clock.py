@@ -1,9 +1,9 @@
 # Meter clock service and time-zone rules (firmware/meter/clock.py).
 from mptest import eq, raises
-from meter import clock as mc
-from meter import timeutil as tu
-from meter import events as ev
-from meter.events import EventLog
+from meter.services import clock as mc
+from meter.common import timeutil as tu
+from meter.common import events as ev
+from meter.common.events import EventLog
 
 
 class FakeBoardClock:

@@ -2,11 +2,11 @@
 # feed the tariff, clock.set() steps reach the tariff's billing-time guard through the hooks.
 # mp-heap: 256K
 from mptest import eq
-from meter import clock as mc
-from meter import tariff as tf
-from meter import timeutil as tu
-from meter import events as ev
-from meter.events import EventLog
+from meter.services import clock as mc
+from meter.cores.tariff import engine as tf
+from meter.common import timeutil as tu
+from meter.common import events as ev
+from meter.common.events import EventLog
 
 
 class Board:

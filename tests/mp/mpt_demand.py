@@ -1,11 +1,11 @@
 # Demand: block and sliding demand, maximum with its time and reset, against a brute-force reference
 # that sums the per-second energy over each window directly; restore and outage handling.
 # mp-heap: 4M
-from meter.registers import Registers
-from meter.metrology import Metrology
-from meter.demand import Demand
-from meter import timeutil
-from meter import afe as A
+from meter.common.registers import Registers
+from meter.services.metrology import Metrology
+from meter.services.demand import Demand
+from meter.common import timeutil
+from meter.drivers import afe as A
 from mptest import eq, raises
 from mpt_metrology_fakes import Rng, ScriptDriver, SingleRate
 

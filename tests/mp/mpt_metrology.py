@@ -1,11 +1,11 @@
 # Metrology core: exact energy accounting (Wh + remainder) against an independent integer reference,
 # mp-heap: 8M
 # tariff split invariant, long ticks cut at boundaries, quadrants, rollover, persistence.
-from meter.registers import Registers
-from meter.events import EventLog
-from meter import events as ev
-from meter.metrology import Metrology, ROLLOVER
-from meter import afe as A
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.common import events as ev
+from meter.services.metrology import Metrology, ROLLOVER
+from meter.drivers import afe as A
 from mptest import eq, raises
 from mpt_metrology_fakes import Rng, ScriptDriver, SingleRate, SwitchTariff, BadTariff, Probe, split_ref
 

@@ -2,7 +2,7 @@
 # tests (no test functions here). Tariff stand-ins live in the tests, never in firmware.
 from array import array
 
-from meter import afe as A
+from meter.drivers import afe as A
 
 
 class Rng:

@@ -6,14 +6,16 @@
 import gc
 import time
 
-from meter.registers import Registers
-from meter.events import EventLog
-from meter.metrology import Metrology
-from meter.demand import Demand
-from meter.profile import LoadProfile
-from meter.billing import Billing
-from meter.afe.atm90e32 import ATM90E32
-from meter import storage as S, profile, billing, timeutil
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.services.metrology import Metrology
+from meter.services.demand import Demand
+from meter.services.load_profile import LoadProfile
+from meter.services.billing import Billing
+from meter.drivers.afe.atm90e32 import ATM90E32
+from meter.services import storage as S, billing
+from meter.services import load_profile as profile
+from meter.common import timeutil
 from mptest import eq
 from mpt_metrology_fakes import SingleRate, SwitchTariff, ConstDriver
 

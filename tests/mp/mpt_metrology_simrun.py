@@ -13,9 +13,9 @@ import json
 sys.path.append("boards/unix_sim")
 
 from afe_sim import AfeSim, AfeSimSpi  # noqa: E402
-from meter.registers import Registers  # noqa: E402
-from meter.metrology import Metrology  # noqa: E402
-from meter.afe.atm90e32 import ATM90E32  # noqa: E402
+from meter.common.registers import Registers  # noqa: E402
+from meter.services.metrology import Metrology  # noqa: E402
+from meter.drivers.afe.atm90e32 import ATM90E32  # noqa: E402
 from mpt_metrology_fakes import SwitchTariff  # noqa: E402
 
 

@@ -4,17 +4,17 @@
 # mp-heap: 1M
 import gc
 
-from meter.registers import Registers
-from meter.metrology import Metrology
-from meter import timeutil
+from meter.common.registers import Registers
+from meter.services.metrology import Metrology
+from meter.common import timeutil
 from mptest import eq, SkipTest
 from mpt_metrology_fakes import ConstDriver
 
 
 def _tariff():
     try:
-        from meter.tariff import Tariff, default_calendar
-        from meter.clock import TimeZone
+        from meter.cores.tariff.engine import Tariff, default_calendar
+        from meter.services.clock import TimeZone
     except ImportError as e:
         raise SkipTest("meter.tariff not available: %s" % e)
     return Tariff(default_calendar(), TimeZone())

@@ -3,8 +3,8 @@
 import gc
 
 from mptest import eq, raises, SkipTest
-from meter import iec62056_21 as iec
-from meter import events
+from meter.cores.iec62056_21 import session as iec
+from meter.common import events
 from optical_harness import Harness, frame, PW1, KEY2
 
 # Expected frames. BCC bytes were computed with the peer library (iec62056_21.utils.add_bcc) and

@@ -1,9 +1,9 @@
 # OpticalService (firmware/meter/optical_service.py) with a fake UART and board: line settings,
 # reading into the preallocated buffer, executing the session's actions, events, make_optical.
 from mptest import eq
-from meter import iec62056_21 as iec
-from meter.optical_service import OpticalService, make_optical
-from meter.registers import Registers
+from meter.cores.iec62056_21 import session as iec
+from meter.ports.optical import OpticalService, make_optical
+from meter.common.registers import Registers
 from optical_harness import ListLog, make_registers, frame
 
 
@@ -185,7 +185,7 @@ def test_lockout_roundtrip_via_service():
 def test_clock_objects_through_meter_clock():
     # with the MeterClock service, a W1 goes through MeterClock.set(t, "optical"): its time zone,
     # its CLOCK_ADJUSTED event and its adjust hooks
-    from meter.clock import MeterClock
+    from meter.services.clock import MeterClock
     b = FakeBoard()
     ev = ListLog()
     mc = MeterClock(b.clock, ev, {"tz_offset_min": 60, "dst": "eu"})
@@ -205,7 +205,7 @@ def test_clock_objects_through_meter_clock():
     u.rx.extend(frame(b"W1\x020-0:1.0.0(2026-10-25 02:30:00)\x03"))  # repeated hour: first one
     _run(svc, b.clock, 500)
     eq(bytes(u.tx), b"\x06")
-    from meter import timeutil
+    from meter.common import timeutil
     t = timeutil.to_secs(2026, 10, 25, 0, 30, 0)  # 02:30 CEST = 00:30 UTC
     eq(b.clock.t, t)
     eq(adjusted, [(200000000, t)])

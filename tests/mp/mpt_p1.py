@@ -5,12 +5,12 @@ import time
 
 import metercrypto
 from mptest import eq, raises, is32, SkipTest
-from meter.registers import Registers
-from meter.events import EventLog
-from meter import events as ev
-from meter import timeutil
-from meter.p1 import P1Builder, P1Snapshot
-from meter.submeter import SettableSubmeters
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.common import events as ev
+from meter.common import timeutil
+from meter.cores.dsmr.builder import P1Builder, P1Snapshot
+from meter.services.submeters import SettableSubmeters
 
 
 def crc16_arc_ref(data):

@@ -11,10 +11,10 @@ import sys
 import json
 import binascii
 
-from meter.registers import Registers
-from meter.events import EventLog
-from meter.p1 import P1Builder, P1Snapshot
-from meter.submeter import SettableSubmeters
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.cores.dsmr.builder import P1Builder, P1Snapshot
+from meter.services.submeters import SettableSubmeters
 
 
 def snapshot(d):

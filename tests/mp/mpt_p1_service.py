@@ -2,11 +2,11 @@
 # smarty frame counter reservation across restarts.
 # mp-heap: 256K
 from mptest import eq, raises
-from meter.registers import Registers
-from meter.events import EventLog
-from meter import timeutil
-from meter.p1 import P1Builder, P1Snapshot
-from meter.p1_service import P1Service, FC_MAX
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.common import timeutil
+from meter.cores.dsmr.builder import P1Builder, P1Snapshot
+from meter.ports.p1 import P1Service, FC_MAX
 
 
 class FakeUart:

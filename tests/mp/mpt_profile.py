@@ -2,13 +2,14 @@
 # for long (rig fast-forward) ticks, status flags (power down, clock adjusted, DST), restore across an
 # outage, ring persistence, and 60 days of 15-minute intervals in the RP2040 layout.
 # mp-heap: 4M
-from meter.registers import Registers
-from meter.events import EventLog
-from meter.metrology import Metrology, ROLLOVER
-from meter import profile as P
-from meter.profile import LoadProfile
-from meter import storage as S, timeutil
-from meter import afe as A
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.services.metrology import Metrology, ROLLOVER
+from meter.services import load_profile as P
+from meter.services.load_profile import LoadProfile
+from meter.services import storage as S
+from meter.common import timeutil
+from meter.drivers import afe as A
 from mptest import eq, raises
 from mpt_metrology_fakes import Rng, ScriptDriver, SingleRate, split_ref
 

@@ -4,10 +4,10 @@
 import gc
 
 from mptest import eq, raises
-from meter.registers import Registers
-from meter.events import EventLog
-from meter import events as ev
-from meter import quality as Q
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.common import events as ev
+from meter.services import quality as Q
 
 
 def make(phases=3, cfg=None):

@@ -4,9 +4,9 @@
 # mp-heap: 2M
 import struct
 
-from meter import storage as S
-from meter.events import EventLog
-from meter import events as ev
+from meter.services import storage as S
+from meter.common.events import EventLog
+from meter.common import events as ev
 from mptest import eq, raises, SkipTest
 from mpt_metrology_fakes import Rng
 

@@ -4,16 +4,18 @@
 # completed save (no rollback, loss <= one save interval), never reported as corrupt or lost, and the
 # load profile / billing rings must still read back.
 # mp-heap: 2M
-from meter.registers import Registers
-from meter.events import EventLog
-from meter import events as ev
-from meter.metrology import Metrology
-from meter import metrology, demand, profile, billing
-from meter.demand import Demand
-from meter.profile import LoadProfile
-from meter.billing import Billing
-from meter import storage as S, timeutil
-from meter import afe as A
+from meter.common.registers import Registers
+from meter.common.events import EventLog
+from meter.common import events as ev
+from meter.services.metrology import Metrology
+from meter.services import metrology, demand, billing
+from meter.services import load_profile as profile
+from meter.services.demand import Demand
+from meter.services.load_profile import LoadProfile
+from meter.services.billing import Billing
+from meter.services import storage as S
+from meter.common import timeutil
+from meter.drivers import afe as A
 from mptest import eq
 from mpt_metrology_fakes import Rng, ScriptDriver, SwitchTariff
 

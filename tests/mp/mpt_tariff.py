@@ -3,11 +3,11 @@
 # mp-heap: 256K
 import json
 from mptest import eq, raises
-from meter import tariff as tf
-from meter import clock as mc
-from meter import timeutil as tu
-from meter import events as ev
-from meter.events import EventLog
+from meter.cores.tariff import engine as tf
+from meter.services import clock as mc
+from meter.common import timeutil as tu
+from meter.common import events as ev
+from meter.common.events import EventLog
 
 TZ = mc.TimeZone()
 

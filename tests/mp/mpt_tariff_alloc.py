@@ -5,9 +5,9 @@
 # mp-heap: 256K
 import gc
 from mptest import eq
-from meter import tariff as tf
-from meter import clock as mc
-from meter.events import EventLog
+from meter.cores.tariff import engine as tf
+from meter.services import clock as mc
+from meter.common.events import EventLog
 
 TZ = mc.TimeZone()
 N = 10000

@@ -7,11 +7,11 @@ import json
 import binascii
 
 from mptest import eq, raises
-from meter import tariff_service as ts
-from meter import tariff as tf
-from meter import clock as mc
-from meter import events as ev
-from meter.events import EventLog
+from meter.services import tariff_config as ts
+from meter.cores.tariff import engine as tf
+from meter.services import clock as mc
+from meter.common import events as ev
+from meter.common.events import EventLog
 
 with open("firmware/config/tariff_3season_4rate.json", "rb") as f:
     SEASONS = f.read()
@@ -138,7 +138,7 @@ def test_commit_active_exact_file_events():
         eq(svc.r_active(), crc8(NL))
         sess = Session()
         synced = []
-        svc.register(__import__("meter.iec62056_21").iec62056_21.Registry(), sess, synced.append)
+        svc.register(__import__("meter.cores.iec62056_21.session").cores.iec62056_21.session.Registry(), sess, synced.append)
         stage(svc, SEASONS, 70, hexmode=True)
         sess.log(ev.PARAM_WRITE, 1, 2)  # what the session logs after each accepted W1
         eq(sess.logged, [])  # chunk writes are not events

@@ -10,8 +10,8 @@
 import sys
 import random
 
-from meter import iec62056_21 as iec
-from meter import events
+from meter.cores.iec62056_21 import session as iec
+from meter.common import events
 from optical_harness import Harness, frame, PW1
 
 TEMPLATES = (

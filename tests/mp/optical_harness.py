@@ -1,10 +1,10 @@
 # Test harness for the IEC 62056-21 session (MicroPython): virtual time, a client-side view of
 # what the meter sends, and the wire's baud (a byte the meter sends at another baud than the
 # client listens at is counted as garbled, like the rig does).
-from meter import iec62056_21 as iec
-from meter.registers import Registers
-from meter import readout as ro
-from meter.events import EventLog
+from meter.cores.iec62056_21 import session as iec
+from meter.common.registers import Registers
+from meter.cores.iec62056_21 import readout as ro
+from meter.common.events import EventLog
 
 PW1 = b"12345678"
 KEY2 = b"level-2 secret key 0123456789abc"

@@ -10,7 +10,7 @@ import json
 import select
 import binascii
 
-from meter import iec62056_21 as iec
+from meter.cores.iec62056_21 import session as iec
 from optical_harness import Harness
 
 

@@ -78,9 +78,9 @@
 # writable config dir, written atomically by tariff_service.py (which also provides the optical
 # programming-mode objects); bt is not persisted (resync at boot: no energy flowed while the power
 # was off).
-from meter import timeutil
-from meter import events as ev
-from meter import clock as _clock
+from meter.common import timeutil
+from meter.common import events as ev
+from meter.services import clock as _clock
 
 NEVER = _clock.NEVER
 MAX_RATES = 8

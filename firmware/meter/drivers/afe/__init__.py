@@ -115,13 +115,13 @@ def make(chip, bus, calibration):
     """Construct the driver named by calibration['chip'] (or `chip`)."""
     chip = chip or calibration.get("chip")
     if chip == "atm90e32":
-        from meter.afe.atm90e32 import ATM90E32
+        from meter.drivers.afe.atm90e32 import ATM90E32
         return ATM90E32(bus, calibration)
     if chip == "ade7953":
-        from meter.afe.ade7953 import ADE7953
+        from meter.drivers.afe.ade7953 import ADE7953
         return ADE7953(bus, calibration)
     if chip == "bl0942":
-        from meter.afe.bl0942 import BL0942
+        from meter.drivers.afe.bl0942 import BL0942
         return BL0942(bus, calibration)
     raise ValueError("unknown AFE chip %r" % chip)
 

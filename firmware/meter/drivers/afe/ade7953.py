@@ -26,8 +26,8 @@
 # s_scale (xVA -> VA). PFx is 16-bit signed with 2**-15 per LSB; line frequency = 223.75 kHz /
 # (Period + 1). Register addresses follow the datasheet register map (Rev. C, tables 13-15); the
 # 0x120 = 0x30 "optimum setting" after unlocking with 0xFE = 0xAD is from the datasheet too.
-from meter import afe as A
-from meter.afe import (E_IMP, E_EXP, E_QPOS, E_QNEG, EK, IK, I_V, I_I, I_P, I_Q, I_S, I_PF,
+from meter.drivers import afe as A
+from meter.drivers.afe import (E_IMP, E_EXP, E_QPOS, E_QNEG, EK, IK, I_V, I_I, I_P, I_Q, I_S, I_PF,
                        I_FREQ, I_IN, fraction, smuldiv, muldiv)
 
 SAGCYC = 0x000

@@ -20,7 +20,7 @@
 # the last save interval is lost and nothing older than the last completed save is ever restored.
 import struct
 
-from meter import events as _ev
+from meter.common import events as _ev
 
 _crc_c = None
 CRC_IMPL = "python"

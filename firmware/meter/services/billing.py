@@ -24,8 +24,8 @@
 import struct
 from array import array
 
-from meter import timeutil
-from meter import events as ev
+from meter.common import timeutil
+from meter.common import events as ev
 
 SECTION = 0x424C  # "BL"
 RECORD = 256

@@ -24,9 +24,9 @@
 # ValueError('FORMAT'), impossible dates or times ValueError('RANGE'): (ERROR:FORMAT) /
 # (ERROR:RANGE) on the port, clock unchanged. An accepted write sets the clock (MeterClock.set(t,
 # 'optical'): CLOCK_ADJUSTED a = old, b = new, adjust hooks) and the session logs PARAM_WRITE.
-from meter import timeutil
-from meter import events
-from meter.registers import fmt_fixed
+from meter.common import timeutil
+from meter.common import events
+from meter.common.registers import fmt_fixed
 
 # Same data as P1 plus identity and clock. Codes the meter lacks are skipped.
 DEFAULT_ITEMS = (

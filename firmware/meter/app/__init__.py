@@ -17,18 +17,19 @@ import asyncio
 import json
 import struct
 
-from meter import events as ev
-from meter import metrology, demand, profile, billing
-from meter import storage as S
-from meter.registers import Registers
-from meter.clock import MeterClock
-from meter.tariff import Tariff, load_json, default_calendar
-from meter.p1 import P1Builder, P1Snapshot
-from meter.p1_service import P1Service, load_text, save_text, TEXT_MAX
-from meter.submeter import SettableSubmeters
-from meter.optical_service import make_optical
-from meter import tariff_service
-from meter import quality
+from meter.common import events as ev
+from meter.services import metrology, demand, billing
+from meter.services import load_profile as profile
+from meter.services import storage as S
+from meter.common.registers import Registers
+from meter.services.clock import MeterClock
+from meter.cores.tariff.engine import Tariff, load_json, default_calendar
+from meter.cores.dsmr.builder import P1Builder, P1Snapshot
+from meter.ports.p1 import P1Service, load_text, save_text, TEXT_MAX
+from meter.services.submeters import SettableSubmeters
+from meter.ports.optical import make_optical
+from meter.services import tariff_config as tariff_service
+from meter.services import quality
 
 SID_CLOCK = 0x434C  # "CL"
 SID_P1 = 0x5031  # "P1"

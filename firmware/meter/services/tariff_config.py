@@ -66,9 +66,9 @@ import os
 import json
 import binascii
 
-from meter import events as ev
-from meter import tariff as tf
-from meter import clock as mc
+from meter.common import events as ev
+from meter.cores.tariff import engine as tf
+from meter.services import clock as mc
 
 ACTIVE = "tariff.json"
 PASSIVE = "tariff_passive.json"

@@ -103,11 +103,11 @@ import struct
 
 import metercrypto
 
-from meter import timeutil
-from meter import events as ev
+from meter.common import timeutil
+from meter.common import events as ev
 
 try:
-    from meter.clock import TimeZone
+    from meter.services.clock import TimeZone
 except ImportError:  # pragma: no cover - clock service not installed
     TimeZone = None
 

@@ -2,7 +2,7 @@
 #
 # Wiring (app.py):
 #
-#   from meter.optical_service import make_optical
+#   from meter.ports.optical import make_optical
 #   optical = make_optical(board, registers, events, registry=None, lockout=None, config=None,
 #                          meter_clock=clock)      # clock = the MeterClock service
 #   # registry: an iec62056_21.Registry if other services register objects (tariff tables,
@@ -38,8 +38,8 @@
 #
 # Events from the session (wrong password, lockout, parameter writes, programming sessions) go to
 # the EventLog stamped with clock.time().
-from meter import iec62056_21 as iec
-from meter import readout as ro
+from meter.cores.iec62056_21 import session as iec
+from meter.cores.iec62056_21 import readout as ro
 
 
 class OpticalService:

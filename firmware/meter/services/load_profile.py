@@ -28,7 +28,7 @@
 import struct
 from array import array
 
-from meter import timeutil
+from meter.common import timeutil
 
 SECTION = 0x5046  # "PF"
 RECORD = 32  # ring slot size

@@ -28,8 +28,8 @@
 # Register addresses used here were checked against two independent public register maps; the
 # energy LSB (0.01 CF) and the PL_constant formula are as in the datasheet's energy register chapter
 # (5.5.1) and the application note; verify on first hardware bring-up with CALIBRATION.md step 4.
-from meter import afe as A
-from meter.afe import EK, IK, I_V, I_I, I_P, I_Q, I_S, I_PF, I_FREQ, I_IN, fraction
+from meter.drivers import afe as A
+from meter.drivers.afe import EK, IK, I_V, I_I, I_P, I_Q, I_S, I_PF, I_FREQ, I_IN, fraction
 
 METEREN = 0x00
 SOFTRESET = 0x70

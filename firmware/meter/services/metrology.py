@@ -48,9 +48,9 @@
 import struct
 from array import array
 
-from meter import afe as A
-from meter import obis_energy as O
-from meter import events as ev
+from meter.drivers import afe as A
+from meter.common import obis_energy as O
+from meter.common import events as ev
 
 SECTION = 0x4D45  # StateStore section id ("ME")
 ROLLOVER = 1000000000

@@ -93,7 +93,7 @@ except ImportError:  # CPython (host-side tests)
 
 import binascii
 
-from meter import events
+from meter.common import events
 
 SOH = const(1)
 STX = const(2)

@@ -62,8 +62,8 @@
 # clock changes nothing and logs nothing.
 import struct
 
-from meter import timeutil
-from meter import events as ev
+from meter.common import timeutil
+from meter.common import events as ev
 
 NEVER = 0x3FFFFFFF  # largest 31-bit small int: "no further change"
 

@@ -42,7 +42,7 @@
 import struct
 from array import array
 
-from meter import events as ev
+from meter.common import events as ev
 
 SECTION = 0x5051  # "PQ"
 MAXC = 0x3FFFFFFF

@@ -1,6 +1,6 @@
 # Entry point on every board: pick the board adapter, build the app, run it.
-# On a device, `board.py` is the board adapter copied from boards/<name>/ by the deploy tool; in the
-# simulation the rig puts boards/unix_sim/ on the path.
+# On a device, `board.py` is the board adapter copied from boards/<name>/ by the deploy tool (or
+# frozen into the image); in the simulation the rig puts boards/unix_sim/ on the path.
 import asyncio
 
 import board
@@ -10,6 +10,11 @@ from meter.app import App
 def main():
     b = board.make()
     app = App(b)
+    if hasattr(b, "attach"):
+        # a simulation board drives the app through a narrow hook object (query, command,
+        # fast-forward); a product image has no such board and leaves meter/app/sim.py out
+        from meter.app.sim import SimHooks
+        b.attach(SimHooks(app))
     asyncio.run(app.run())
 
 

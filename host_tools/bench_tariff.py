@@ -23,24 +23,24 @@ from host_tools.benchutil import INTERPRETERS, ROOT
 SCRIPT = r"""
 import sys, time
 from meter.cores.tariff import engine as tf
-from meter.services import clock as mc
+from meter.cores.tariff import calendar as tcal
+from meter.common.timezone import TimeZone
 n = int(sys.argv[1])
 step = int(sys.argv[2])
 mode = sys.argv[3]
-tz = mc.TimeZone()
+tz = TimeZone()
 with open("firmware/config/tariff.json") as f:
-    cal = tf.load_json(f.read())
+    cal = tcal.load_json(f.read())
 class Clk:
     valid = True
 t = tf.Tariff(cal, tz, None, Clk())
 class Empty:
-    def account(self, now, amount, out):
+    def split(self, t0, t1, amount, out):
         pass
 out = [0] * 8
 start = tz.to_utc(2026, 3, 2, 6, 0, 0)
 def ticks(n):
     now = start
-    t.resync(now)
     if mode == "seek":
         for k in range(n):
             t._hi = 0            # force the slow path: segment and day-plan recompute
@@ -52,11 +52,11 @@ def ticks(n):
         e = Empty()
         for k in range(n):
             now += step
-            e.account(now, 3, out)
+            e.split(now - step, now, 3, out)
         return
     for k in range(n):
         now += step
-        t.account(now, 3, out)
+        t.split(now - step, now, 3, out)  # as the metrology tick calls it
 t0 = time.ticks_us()
 ticks(n)
 dt = time.ticks_diff(time.ticks_us(), t0)

@@ -62,7 +62,7 @@ def check_calendar(text):
     fw = os.path.join(ROOT, "firmware")
     if fw not in sys.path:
         sys.path.insert(0, fw)
-    from meter.cores.tariff import engine as tariff  # noqa: E402
+    from meter.cores.tariff import calendar as tariff  # noqa: E402
     return tariff.load_json(text if isinstance(text, str) else text.decode()).name
 
 

@@ -122,7 +122,7 @@ def build_frozen_interp():
     manifest = os.path.join(obj, "manifest.py")
     text = ('include("$(MPY_DIR)/extmod/asyncio")\n'
             'package("meter", base_path=%r)\n' % os.path.join(ROOT, "firmware"))
-    for name in ("board.py", "afe_sim.py", "calibration.py"):
+    for name in ("board.py", "sim_devices.py", "rig_link.py", "afe_sim.py", "calibration.py"):
         text += 'module(%r, base_path=%r)\n' % (name, os.path.join(ROOT, "boards", "unix_sim"))
     with open(os.path.join(obj, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

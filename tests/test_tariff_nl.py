@@ -46,9 +46,11 @@ def meter_noon(d):
 DRIVER = r"""
 import sys, json
 from meter.cores.tariff import engine as tf
+from meter.cores.tariff import calendar as tcal
 from meter.services import clock as mc
+from meter.common import timezone as tzm
 with open("firmware/config/tariff.json") as f:
-    t = tf.Tariff(tf.load_json(f.read()), mc.TimeZone())
+    t = tf.Tariff(tcal.load_json(f.read()), tzm.TimeZone())
 print(json.dumps([t.rate_at(x) for x in json.loads(sys.stdin.read())]))
 """
 

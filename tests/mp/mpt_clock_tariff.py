@@ -1,9 +1,12 @@
 # The clock service and the tariff wired the way the app wires them: clock.tz and clock validity
-# feed the tariff, clock.set() steps reach the tariff's billing-time guard through the hooks.
+# feed the tariff; clock.set() steps reach the metering through the clock hooks, which (like
+# Metering.clock_adjusted) close the energy at the old time and go on from the new one.
 # mp-heap: 256K
 from mptest import eq
 from meter.services import clock as mc
+from meter.common import timezone as tzm
 from meter.cores.tariff import engine as tf
+from meter.cores.tariff import calendar as tcal
 from meter.common import timeutil as tu
 from meter.common import events as ev
 from meter.common.events import EventLog
@@ -32,21 +35,26 @@ def make(t, valid=True, state=None):
     if state is not None:
         clock.load_from(state)
     clock.start()
-    tariff = tf.Tariff(tf.load_json(text), clock.tz, log, clock)
-    clock.hooks.append(tariff.on_adjust)
-    tariff.resync(clock.now())
+    tariff = tf.Tariff(tcal.load_json(text), clock.tz, log, clock)
+    tariff.prev = clock.now()  # the metering's last tick time (a test stand-in for the metrology)
+
+    def adjusted(old, new):
+        tariff.prev = new  # the energy up to `old` was ticked before the step; go on from `new`
+    clock.hooks.append(adjusted)
     return board, clock, tariff, log
 
 
 def run(board, tariff, seconds, out, step=1, per_tick=1):
-    """Metering loop: every `step` s the AFE delivers per_tick units, the tariff attributes them."""
+    """Metering loop: every `step` s the AFE delivers per_tick units, the tariff splits them over
+    the tick's interval, as the metrology does."""
     for _ in range(seconds // step):
         board.t += step
-        tariff.account(board.t, per_tick, out)
+        tariff.split(tariff.prev, board.t, per_tick, out)
+        tariff.prev = board.t
 
 
 def test_backward_step_bills_nothing_twice():
-    tz = mc.TimeZone()
+    tz = tzm.TimeZone()
     board, clock, tariff, log = make(tz.to_utc(2026, 3, 2, 7, 30))  # Monday 07:30, rate 2
     out = [0] * 8
     run(board, tariff, 1800, out)  # until 08:00
@@ -62,7 +70,7 @@ def test_backward_step_bills_nothing_twice():
 
 
 def test_forward_step_creates_no_energy():
-    tz = mc.TimeZone()
+    tz = tzm.TimeZone()
     board, clock, tariff, log = make(tz.to_utc(2026, 3, 2, 6, 0))
     out = [0] * 8
     run(board, tariff, 900, out, step=900, per_tick=900)
@@ -72,7 +80,7 @@ def test_forward_step_creates_no_energy():
 
 
 def test_power_cut_without_rtc_invalid_rate_until_set():
-    tz = mc.TimeZone()
+    tz = tzm.TimeZone()
     board, clock, tariff, log = make(tz.to_utc(2026, 3, 2, 12, 0))  # peak
     state = bytearray(clock.state_size)
     clock.dump_into(state)

@@ -14,6 +14,7 @@ from meter.services.load_profile import LoadProfile
 from meter.services.billing import Billing
 from meter.drivers.afe.atm90e32 import ATM90E32
 from meter.services import storage as S, billing
+import flash_fakes as F  # noqa: E402
 from meter.services import load_profile as profile
 from meter.common import timeutil
 from mptest import eq
@@ -99,7 +100,7 @@ def _measure(m, flushers, t_from, t_to):
 
 
 def test_zero_alloc_10000_ticks_atm90e32_full_path():
-    dev = S.RamFlash()
+    dev = F.RamFlash()
     drv = ATM90E32(AtmRegSpi(), {"meter_constant": 110})
     assert drv.begin()
     regs, m, lp, bl = _build(drv, SingleRate(), dev)
@@ -115,7 +116,7 @@ def test_zero_alloc_10000_ticks_atm90e32_full_path():
 
 
 def test_zero_alloc_10000_ticks_switching_tariff():
-    dev = S.RamFlash()
+    dev = F.RamFlash()
     drv = ConstDriver(3, True, 25, 2)
     for i in range(12):
         drv.next[i] = 100 + i
@@ -132,7 +133,7 @@ def test_tick_cost_report():
     spi = AtmRegSpi()
     drv = ATM90E32(spi, {"meter_constant": 110})
     drv.begin()
-    regs, m, lp, bl = _build(drv, SingleRate(), S.RamFlash())
+    regs, m, lp, bl = _build(drv, SingleRate(), F.RamFlash())
     t0 = timeutil.to_secs(2024, 1, 10)
     m.start(t0)
     n0 = spi.n

@@ -13,8 +13,9 @@ from mpt_metrology_fakes import ConstDriver
 
 def _tariff():
     try:
-        from meter.cores.tariff.engine import Tariff, default_calendar
-        from meter.services.clock import TimeZone
+        from meter.cores.tariff.engine import Tariff
+        from meter.cores.tariff.calendar import default_calendar
+        from meter.common.timezone import TimeZone
     except ImportError as e:
         raise SkipTest("meter.tariff not available: %s" % e)
     return Tariff(default_calendar(), TimeZone())

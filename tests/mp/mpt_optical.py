@@ -579,7 +579,7 @@ def test_lockout_schedule_and_cap():
 def test_lockout_persisted_and_pessimistic():
     h = Harness()
     saved = []
-    h.s.lockout.on_change = lambda: saved.append((h.s.lockout.fails, len(h.sent)))
+    h.on_lockout = lambda rec: saved.append((h.s.lockout.fails, len(h.sent)))
     h.program(password=None)
     n_sent = len(h.sent)
     h.send(frame(b"P1\x02(nope)\x03"))

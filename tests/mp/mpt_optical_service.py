@@ -1,8 +1,9 @@
-# OpticalService (firmware/meter/optical_service.py) with a fake UART and board: line settings,
+# OpticalPort (firmware/meter/ports/optical.py) with a fake UART and board: line settings,
 # reading into the preallocated buffer, executing the session's actions, events, make_optical.
 from mptest import eq
 from meter.cores.iec62056_21 import session as iec
-from meter.ports.optical import OpticalService, make_optical
+from meter.ports.optical import make_optical
+from meter.services.clock import MeterClock
 from meter.common.registers import Registers
 from optical_harness import ListLog, make_registers, frame
 
@@ -73,6 +74,11 @@ class FakeBoard:
         return self.u
 
 
+def _optical(b, regs, ev, **kw):
+    """make_optical with the MeterClock service over the fake board clock (CET/CEST)."""
+    return make_optical(b, regs, ev, MeterClock(b.clock, ev), **kw)
+
+
 def _run(svc, clock, ms):
     end = clock.ms + ms
     while clock.ms < end:
@@ -83,7 +89,7 @@ def _run(svc, clock, ms):
 def test_service_line_settings_and_readout():
     b = FakeBoard()
     ev = ListLog()
-    svc = make_optical(b, make_registers(), ev)
+    svc = _optical(b, make_registers(), ev)
     u = b.u
     eq(u.inits, [(300, 7, 0, 1)])  # 300 baud 7E1 at start (parity 0 = even)
     u.rx.extend(b"/?1!\r\n")
@@ -111,7 +117,7 @@ def test_service_line_settings_and_readout():
 def test_service_programming_events_and_clock():
     b = FakeBoard()
     ev = ListLog()
-    svc = make_optical(b, make_registers(), ev)
+    svc = _optical(b, make_registers(), ev)
     u = b.u
     u.rx.extend(b"/?!\r\n")
     _run(svc, b.clock, 1000)
@@ -145,7 +151,7 @@ def test_service_registry_shared_with_other_services():
             raise ValueError("0 OR 1")
         box[0] = int(text)
     reg.register_object("0-0:96.3.10", lambda: str(box[0]), w, level=1)
-    svc = make_optical(b, Registers(), ListLog(), registry=reg)
+    svc = _optical(b, Registers(), ListLog(), registry=reg)
     eq(svc.session.registry is reg, True)
     u = b.u
     u.rx.extend(b"/?!\r\n")
@@ -167,8 +173,7 @@ def test_lockout_roundtrip_via_service():
     b = FakeBoard()
     lk = iec.Lockout()
     saved = []
-    lk.on_change = lambda: saved.append(lk.dump(b.clock.ms))
-    svc = make_optical(b, make_registers(), ListLog(), lockout=lk)
+    svc = _optical(b, make_registers(), ListLog(), lockout=lk, persist_lockout=saved.append)
     eq(svc.lockout is lk, True)
     u = b.u
     u.rx.extend(b"/?!\r\n")
@@ -191,7 +196,7 @@ def test_clock_objects_through_meter_clock():
     mc = MeterClock(b.clock, ev, {"tz_offset_min": 60, "dst": "eu"})
     adjusted = []
     mc.hooks.append(lambda old, new: adjusted.append((old, new)))
-    svc = make_optical(b, make_registers(), ev, meter_clock=mc)
+    svc = make_optical(b, make_registers(), ev, mc)
     reg = svc.session.registry
     eq(reg.readers[reg.find("0-0:1.0.0")](), "2026-05-03 21:33:20")
     u = b.u
@@ -242,11 +247,10 @@ def test_line_clock_lockout_config_record_and_status():
     b.line_clock = lc = FakeLineClock()
     b.config["optical"] = {"max_fails": 2, "lockout_s": 5, "lockout_max_s": 7}
     ev = ListLog()
-    svc = make_optical(b, make_registers(), ev)
+    records = []
+    svc = _optical(b, make_registers(), ev, persist_lockout=records.append)
     eq(svc.ticks is lc, True)
     eq((svc.lockout.max_fails, svc.lockout.base_s, svc.lockout.max_s), (2, 5, 7))
-    records = []
-    svc.lockout.on_change = lambda: records.append(svc.lockout_record())
     u = b.u
     u.rx.extend(b"/?!\r\n")
     _run_line(svc, lc, 1000)
@@ -292,7 +296,7 @@ class BrokenUart(FakeUart):
 def test_poll_survives_an_exception_and_resets_the_session():
     b = FakeBoard()
     b.u = BrokenUart()
-    svc = make_optical(b, make_registers(), ListLog())
+    svc = _optical(b, make_registers(), ListLog())
     u = b.u
     u.rx.extend(b"/?!\r\n")
     _run(svc, b.clock, 1000)

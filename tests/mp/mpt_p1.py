@@ -9,7 +9,8 @@ from meter.common.registers import Registers
 from meter.common.events import EventLog
 from meter.common import events as ev
 from meter.common import timeutil
-from meter.cores.dsmr.builder import P1Builder, P1Snapshot
+from meter.cores.dsmr.builder import P1Builder
+from meter.cores.dsmr.snapshot import P1Snapshot
 from meter.services.submeters import SettableSubmeters
 
 

@@ -13,7 +13,8 @@ import binascii
 
 from meter.common.registers import Registers
 from meter.common.events import EventLog
-from meter.cores.dsmr.builder import P1Builder, P1Snapshot
+from meter.cores.dsmr.builder import P1Builder
+from meter.cores.dsmr.snapshot import P1Snapshot
 from meter.services.submeters import SettableSubmeters
 
 

@@ -5,8 +5,9 @@ from mptest import eq, raises
 from meter.common.registers import Registers
 from meter.common.events import EventLog
 from meter.common import timeutil
-from meter.cores.dsmr.builder import P1Builder, P1Snapshot
-from meter.ports.p1 import P1Service, FC_MAX
+from meter.cores.dsmr.builder import P1Builder
+from meter.cores.dsmr.snapshot import P1Snapshot
+from meter.ports.p1 import P1Port, FC_MAX
 
 
 class FakeUart:
@@ -80,7 +81,7 @@ def make(profile="dsmr5", chunk=256, uart=None, req=1):
     u = uart or FakeUart()
     pin = FakePin(req)
     clk = FakeClock(T0)
-    svc = P1Service(u, pin, b, snapshot_fn, clk, config={"chunk": chunk})
+    svc = P1Port(u, pin, b, snapshot_fn, clk, config={"chunk": chunk})
     return svc, u, pin, clk, calls, b, snap
 
 
@@ -191,7 +192,7 @@ def test_late_poll_does_not_catch_up():
 def test_build_error_is_counted_and_service_goes_on():
     svc, u, pin, clk, calls, b, snap = make()
     orig = svc.snapshot_fn
-    svc.snapshot_fn = lambda t: None  # a broken snapshot
+    svc.snapshot_fn = lambda t: object()  # a broken snapshot (None would mean 'not ready yet')
     svc.poll()
     run_for(svc, clk, 2)
     assert svc.build_errors >= 1
@@ -243,7 +244,7 @@ def counters(out):
 def boot(store, t):
     u = FakeUart()
     clk = FakeClock(t)
-    svc = P1Service(u, FakePin(1), CounterBuilder(), lambda t: None, clk, store,
+    svc = P1Port(u, FakePin(1), CounterBuilder(), lambda t: t, clk, store,
                     {"reserve_block": 100})
     return svc, u, clk
 
@@ -302,7 +303,7 @@ def test_frame_counter_exhausted_stops_sending():
 
 
 def test_encrypted_profile_requires_counter_store():
-    raises(ValueError, P1Service, FakeUart(), FakePin(1), CounterBuilder(), lambda t: None, FakeClock(T0))
+    raises(ValueError, P1Port, FakeUart(), FakePin(1), CounterBuilder(), lambda t: None, FakeClock(T0))
 
 
 def test_smarty_service_end_to_end_frames_every_10_s():
@@ -321,7 +322,7 @@ def test_smarty_service_end_to_end_frames_every_10_s():
 
     u = FakeUart()
     clk = FakeClock(T0)
-    svc = P1Service(u, FakePin(1), b, snapshot_fn, clk, store)
+    svc = P1Port(u, FakePin(1), b, snapshot_fn, clk, store)
     svc.poll()
     run_for(svc, clk, 31, polls_per_second=20)
     out = bytes(u.out)

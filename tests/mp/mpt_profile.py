@@ -8,6 +8,7 @@ from meter.services.metrology import Metrology, ROLLOVER
 from meter.services import load_profile as P
 from meter.services.load_profile import LoadProfile
 from meter.services import storage as S
+import flash_fakes as F  # noqa: E402
 from meter.common import timeutil
 from meter.drivers import afe as A
 from mptest import eq, raises
@@ -25,7 +26,7 @@ def _setup(t0, period=900, ring=True, nph=1):
     r = None
     dev = None
     if ring:
-        dev = S.RamFlash(64 * 1024, 4096)
+        dev = F.RamFlash(64 * 1024, 4096)
         r = S.RingStore(dev, 0, 16, P.RECORD, S.REGION_PROFILE)
         r.open()
     lp = LoadProfile(regs, r, {"profile_period": period})
@@ -190,7 +191,7 @@ def test_clock_adjustments():
 
 
 def test_sixty_days_of_intervals_in_the_rp2040_layout():
-    dev = S.RamFlash(256 * 1024, 4096)
+    dev = F.RamFlash(256 * 1024, 4096)
     L = S.layout(dev)
     regs = Registers()
     drv = ScriptDriver(3, True, N, 1)

@@ -4,12 +4,14 @@
 import json
 from mptest import eq, raises
 from meter.cores.tariff import engine as tf
+from meter.cores.tariff import calendar as tcal
 from meter.services import clock as mc
+from meter.common import timezone as tzm
 from meter.common import timeutil as tu
 from meter.common import events as ev
 from meter.common.events import EventLog
 
-TZ = mc.TimeZone()
+TZ = tzm.TimeZone()
 
 
 def U(y, m, d, hh=0, mm=0, ss=0):
@@ -24,7 +26,7 @@ def L(y, m, d, hh=0, mm=0, ss=0):
 
 def nl():
     with open("firmware/config/tariff.json") as f:
-        return tf.load_json(f.read())
+        return tcal.load_json(f.read())
 
 
 def cal(day_profiles, week_profiles=None, seasons=None, special_days=(), **kw):
@@ -36,7 +38,7 @@ def cal(day_profiles, week_profiles=None, seasons=None, special_days=(), **kw):
     o = {"version": 1, "day_profiles": day_profiles, "week_profiles": week_profiles, "seasons": seasons,
          "special_days": list(special_days)}
     o.update(kw)
-    return tf.load_json(json.dumps(o))
+    return tcal.load_json(json.dumps(o))
 
 
 class Valid:
@@ -402,53 +404,3 @@ def test_leap_year_day_count():
     t.split(t0, t1, t1 - t0, out)  # Mon 28, Tue 29, Wed 1 March: all working days
     eq(out[1], 3 * 16 * 3600)
     eq(out[0], 3 * 8 * 3600)
-
-
-def test_guard_backward_and_forward_steps():
-    c = cal({"a": [["00:00", 1], ["07:00", 2], ["23:00", 1]]})
-    t = tf.Tariff(c, TZ)
-    out = [0] * 8
-    t.resync(L(2026, 3, 2, 6, 59, 50))
-    t.account(L(2026, 3, 2, 7, 0, 10), 20, out)
-    eq(out, [10, 10, 0, 0, 0, 0, 0, 0])
-    # a backward step of 1 h reported by the clock in the middle of the next tick
-    # the tick ran 10 s before the step (07:00:10..07:00:20 old time) and 10 s after (06:00:20..30)
-    t.on_adjust(L(2026, 3, 2, 7, 0, 20), L(2026, 3, 2, 6, 0, 20))
-    t.account(L(2026, 3, 2, 6, 0, 30), 40, out)
-    eq(out, [10 + 20, 10 + 20, 0, 0, 0, 0, 0, 0])
-    eq(t.bt, L(2026, 3, 2, 6, 0, 30))
-    # following ticks bill at the new local time, nothing negative, nothing twice
-    t.account(L(2026, 3, 2, 6, 0, 40), 10, out)
-    eq(out, [40, 30, 0, 0, 0, 0, 0, 0])
-    # an unreported backward jump: the whole tick at the rate of the new time
-    t.account(L(2026, 3, 2, 5), 8, out)
-    eq(out, [48, 30, 0, 0, 0, 0, 0, 0])
-    # a forward step reported by the clock: old part [bt, old), new part [new, now)
-    t.resync(L(2026, 3, 2, 6, 59, 0))
-    t.on_adjust(L(2026, 3, 2, 6, 59, 30), L(2026, 3, 2, 22, 59, 30))
-    t.account(L(2026, 3, 2, 23, 0, 0), 60, out)
-    # 30 s before the step at 06:59 (rate 1), 30 s after it at 22:59:30 (rate 2)
-    eq(out, [48 + 30, 30 + 30, 0, 0, 0, 0, 0, 0])
-    # two steps inside one tick: the span between them is not real time on either clock, the amount
-    # is still conserved
-    t.on_adjust(L(2026, 3, 2, 23, 0, 10), L(2026, 3, 2, 4, 0, 0))
-    t.on_adjust(L(2026, 3, 2, 4, 0, 5), L(2026, 3, 2, 12, 0, 0))
-    t.account(L(2026, 3, 2, 12, 0, 10), 20, out)
-    eq(out, [78 + 10, 60 + 10, 0, 0, 0, 0, 0, 0])
-
-
-def test_guard_multiple_quantities_per_tick():
-    c = cal({"a": [["00:00", 1], ["07:00", 2]]})
-    t = tf.Tariff(c, TZ)
-    imp = [0] * 8
-    exp = [0] * 8
-    t.resync(L(2026, 3, 2, 6, 59, 0))
-    t.advance(L(2026, 3, 2, 7, 1, 0))
-    t.split_tick(120, imp)
-    t.split_tick(12, exp)
-    eq(imp[:2], [60, 60])
-    eq(exp[:2], [6, 6])
-    # first tick without resync: attributed at the tick time
-    t2 = tf.Tariff(c, TZ)
-    t2.account(L(2026, 3, 2, 8), 5, imp)
-    eq(imp[:2], [60, 65])

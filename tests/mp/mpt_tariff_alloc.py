@@ -6,16 +6,18 @@
 import gc
 from mptest import eq
 from meter.cores.tariff import engine as tf
+from meter.cores.tariff import calendar as tcal
 from meter.services import clock as mc
+from meter.common import timezone as tzm
 from meter.common.events import EventLog
 
-TZ = mc.TimeZone()
+TZ = tzm.TimeZone()
 N = 10000
 
 
 def load(path):
     with open(path) as f:
-        return tf.load_json(f.read())
+        return tcal.load_json(f.read())
 
 
 NL = load("firmware/config/tariff.json")
@@ -27,13 +29,12 @@ class Clk:
 
 
 def run_ticks(t, start, n, out, out2):
-    t.resync(start)
+    # as the metrology calls the engine: each quantity of a 1 s tick split over [now - 1, now)
     now = start
     for k in range(n):
         now += 1
-        t.advance(now)
-        t.split_tick(3, out)
-        t.split_tick(1, out2)
+        t.split(now - 1, now, 3, out)
+        t.split(now - 1, now, 1, out2)
 
 
 def measure(t, start, n=N):

@@ -8,8 +8,11 @@ import binascii
 
 from mptest import eq, raises
 from meter.services import tariff_config as ts
+from meter.common import files as FS
 from meter.cores.tariff import engine as tf
+from meter.cores.tariff import calendar as tcal
 from meter.services import clock as mc
+from meter.common import timezone as tzm
 from meter.common import events as ev
 from meter.common.events import EventLog
 
@@ -33,12 +36,6 @@ class Board:
     def set_time(self, t):
         self.t = t
         self.valid = True
-
-
-class Session:
-    def __init__(self):
-        self.logged = []
-        self.log = lambda code, a=0, b=0: self.logged.append((code, a, b))
 
 
 def _tmpdir():
@@ -73,7 +70,7 @@ def make(d, t, text=NL):
     board = Board(t)
     clock = mc.MeterClock(board, log, json.loads(text).get("clock"))
     clock.start()
-    tariff = tf.Tariff(tf.load_json(text), clock.tz, log, clock)
+    tariff = tf.Tariff(tcal.load_json(text), clock.tz, log, clock)
     svc = ts.TariffService(tariff, clock, log, d, text, None)
     svc.boot(clock.now())
     return board, clock, tariff, svc, log
@@ -133,18 +130,16 @@ def test_chunks_offsets_and_limits():
 def test_commit_active_exact_file_events():
     d = _tmpdir()
     try:
-        t0 = mc.TimeZone().to_utc(2028, 3, 1, 12, 0)
+        t0 = tzm.TimeZone().to_utc(2028, 3, 1, 12, 0)
         board, clock, tariff, svc, log = make(d, t0)
         eq(svc.r_active(), crc8(NL))
-        sess = Session()
         synced = []
-        svc.register(__import__("meter.cores.iec62056_21.session").cores.iec62056_21.session.Registry(), sess, synced.append)
+        reg = __import__("meter.cores.iec62056_21.registry").cores.iec62056_21.registry.Registry()
+        svc.register(reg, synced.append)
         stage(svc, SEASONS, 70, hexmode=True)
-        sess.log(ev.PARAM_WRITE, 1, 2)  # what the session logs after each accepted W1
-        eq(sess.logged, [])  # chunk writes are not events
+        eq(reg.logged[reg.find("C.90.1")], False)  # chunk writes are not events
         svc.w_commit(crc8(SEASONS))
-        sess.log(ev.PARAM_WRITE, 3, 4)
-        eq(sess.logged, [(ev.PARAM_WRITE, 3, 4)])  # the commit is
+        eq(reg.logged[reg.find("C.90.2")], True)  # the commit is
         eq(synced, [t0])  # registers brought up to now before the swap
         eq(_read(d + "/tariff.json"), SEASONS)
         eq(_files(d), ["tariff.json"])
@@ -160,7 +155,7 @@ def test_commit_active_exact_file_events():
 def test_rejections_change_nothing():
     d = _tmpdir()
     try:
-        t0 = mc.TimeZone().to_utc(2028, 3, 1, 12, 0)
+        t0 = tzm.TimeZone().to_utc(2028, 3, 1, 12, 0)
         board, clock, tariff, svc, log = make(d, t0)
         cal0 = tariff.cal
         n0 = len(log)
@@ -224,7 +219,7 @@ def test_storage_failure_keeps_old():
 def test_passive_survives_reboot_and_promotes_at_midnight():
     d = _tmpdir()
     try:
-        tz = mc.TimeZone()
+        tz = tzm.TimeZone()
         t0 = tz.to_utc(2028, 2, 29, 20, 0)
         board, clock, tariff, svc, log = make(d, t0)
         stage(svc, SEASONS, 100)
@@ -244,6 +239,7 @@ def test_passive_survives_reboot_and_promotes_at_midnight():
         # the tick across midnight: split exactly there, the files follow
         out = [0] * 8
         tariff.split(midnight - 3600, midnight + 8 * 3600, 9 * 3600, out)
+        svc.after_tick()  # as the metering does after every tick
         eq(out[:4], [3600 + 7 * 3600, 3600, 0, 0])  # NL rate 1 to 00:00, shoulder_work 1 to 07:00, 2
         eq(tariff.cal.name, "Example three-season four-rate")
         eq(log.get(0)[1:], (ev.CALENDAR_ACTIVATED, ts.crc32(SEASONS) & 0x3FFFFFFF, midnight))
@@ -263,6 +259,7 @@ def test_passive_survives_reboot_and_promotes_at_midnight():
         board, clock, tariff, svc, log = make(d, midnight + 9 * 3600)
         eq((tariff.cal.name, tariff.activation), ("NL two-rate", midnight))
         eq(tariff.rate_at(midnight + 9 * 3600), 2)
+        svc.after_tick()
         eq((tariff.cal.name, _files(d)), ("Example three-season four-rate", ["tariff.json"]))
         eq(log.get(0)[1:], (ev.CALENDAR_ACTIVATED, ts.crc32(SEASONS) & 0x3FFFFFFF, midnight))
     finally:
@@ -272,12 +269,12 @@ def test_passive_survives_reboot_and_promotes_at_midnight():
 def test_cancel_and_explicit_time():
     d = _tmpdir()
     try:
-        tz = mc.TimeZone()
+        tz = tzm.TimeZone()
         board, clock, tariff, svc, log = make(d, tz.to_utc(2028, 10, 1, 12, 0))
         stage(svc, SMALL)
         svc.w_passive("281029023000")  # the repeated hour: the first pass (summer time)
         eq(tariff.activation, tz.to_utc(2028, 10, 29, 2, 30))
-        eq(tariff.activation, mc.TimeZone().to_utc(2028, 10, 29, 0, 0) + 2 * 3600 + 1800)
+        eq(tariff.activation, tzm.TimeZone().to_utc(2028, 10, 29, 0, 0) + 2 * 3600 + 1800)
         eq(svc.r_passive(), crc8(SMALL) + ",281029023000")
         svc.w_passive("NONE")
         eq((svc.r_passive(), tariff.passive, _files(d)), ("NONE", None, []))
@@ -305,7 +302,7 @@ def _put(d, name, data):
 def test_corrupt_passive_files_dropped_at_boot():
     d = _tmpdir()
     try:
-        tz = mc.TimeZone()
+        tz = tzm.TimeZone()
         t0 = tz.to_utc(2028, 2, 10)
         act = ("P %d %s\n" % (t0 + 86400, crc8(SMALL))).encode()
         for files in ({"tariff_passive.act": b"P 1 2\n", "tariff_passive.json": SMALL},
@@ -368,15 +365,15 @@ def test_recover_interrupted_writes():
 def test_incomplete_json_rejected():
     # MicroPython's json takes '{"a": 1' (outermost container cut off); the calendar loader must not
     for cut in (1, 2, 3):
-        raises(ValueError, tf.load_json, SEASONS.rstrip()[:-cut])
-    eq(tf.json_closed(tf.json_scan(b'{"a":"}]\\"\\\"}"}', [0, 0])), True)
-    eq(tf.json_closed(tf.json_scan(b'{"a":"}"', [0, 0])), False)
-    eq(tf.json_closed(tf.json_scan(b'{}}{', [0, 0])), False)
-    eq(tf.json_closed(tf.json_scan(b'1', [0, 0])), False)
+        raises(ValueError, tcal.load_json, SEASONS.rstrip()[:-cut])
+    eq(tcal.json_closed(tcal.json_scan(b'{"a":"}]\\"\\\"}"}', [0, 0])), True)
+    eq(tcal.json_closed(tcal.json_scan(b'{"a":"}"', [0, 0])), False)
+    eq(tcal.json_closed(tcal.json_scan(b'{}}{', [0, 0])), False)
+    eq(tcal.json_closed(tcal.json_scan(b'1', [0, 0])), False)
     st = [0, 0]
     for k in range(0, len(SEASONS), 7):
-        tf.json_scan(SEASONS[k:k + 7], st)
-    eq(tf.json_closed(st), True)
+        tcal.json_scan(SEASONS[k:k + 7], st)
+    eq(tcal.json_closed(st), True)
 
 
 class FatOs:
@@ -413,6 +410,12 @@ class FatOs:
         return os.stat(p)
 
 
+def _set_os(o):
+    # the calendar files are renamed by the service and by the shared file helpers
+    ts.os = o
+    FS.os = o
+
+
 def test_fat_rename_and_cuts_in_between():
     real = ts.os
     try:
@@ -422,13 +425,13 @@ def test_fat_rename_and_cuts_in_between():
                 board, clock, tariff, svc, log = make(d, 100000)
                 ts.write_atomic(d + "/tariff.json", SMALL)  # an older active calendar
                 stage(svc, SEASONS, 200)
-                ts.os = FatOs(cut)
+                _set_os(FatOs(cut))
                 try:
                     svc.w_commit(crc8(SEASONS))
                     done = True
                 except FatOs.PowerCut:
                     done = False
-                ts.os = real
+                _set_os(real)
                 if done:
                     eq(_read(d + "/tariff.json"), SEASONS)
                 # after the "cut", boot: either the old or the new calendar, never none or torn
@@ -438,7 +441,7 @@ def test_fat_rename_and_cuts_in_between():
                 if done:
                     eq(tariff.cal.name, "Example three-season four-rate")
             finally:
-                ts.os = real
+                _set_os(real)
                 _clean(d)
     finally:
-        ts.os = real
+        _set_os(real)

@@ -5,6 +5,8 @@ from meter.cores.iec62056_21 import session as iec
 from meter.common.registers import Registers
 from meter.cores.iec62056_21 import readout as ro
 from meter.common.events import EventLog
+from meter.services.clock import MeterClock
+from meter.ports import optical_objects as objects
 
 PW1 = b"12345678"
 KEY2 = b"level-2 secret key 0123456789abc"
@@ -73,11 +75,13 @@ class Harness:
         self.echo = echo
         self.counts = {}  # event code -> number logged
         self.regs = make_registers()
-        self.clock = FakeClock(200000000)  # 2026-05-03T19:33:20Z
+        self.clock = FakeClock(200000000)  # 2026-05-03T19:33:20Z (the board clock)
         self.events = ListLog(64)
+        self.meter_clock = MeterClock(self.clock, self.events)  # CET/CEST, EU rule
         self.reg = iec.Registry(ro.register_text_fn(self.regs), lambda: self.regs.codes)
-        ro.register_identity(self.reg, "12345678", "OMT0000000001")
-        ro.register_clock(self.reg, self.clock, self.log)
+        objects.register_identity(self.reg, "12345678", "OMT0000000001")
+        objects.register_clock(self.reg, self.meter_clock)
+        self.on_lockout = None  # fn(record) for LOCKOUT actions (a test's persistence)
         self.knob = Knob()
         self.reg.register_object("0-0:96.99.1", self.knob.read, self.knob.write, level=2)
         self.key_written = []
@@ -89,7 +93,7 @@ class Harness:
         if hmac is not None:
             kw["hmac"] = hmac
         self.s = iec.Session(self.ro.lines, self.reg, sec, manufacturer="OMT", ident="TEST",
-                             address="00000001", rand=lambda n: SEED_BYTES[:n], log=self.log,
+                             address="00000001", rand=lambda n: SEED_BYTES[:n],
                              lockout=lockout, **kw)
         self.client_baud = 300
         self.sent = []  # (t, baud, bytes) the meter transmitted
@@ -102,10 +106,25 @@ class Harness:
         self.events.add(self.clock.time(), code, a, b)
 
     def _acts(self, acts):
+        # carried out as ports/optical.py does; write_done() appends to the session's list, so
+        # walk it by index before copying what is left for the echo re-entry below
+        i = 0
+        while i < len(acts):
+            if acts[i][0] == iec.WRITE:
+                a = acts[i]
+                self.s.write_done(self.reg.write(a[1], a[2]), self.t)
+            i += 1
         acts = list(acts)  # the session reuses its list; echo feeding below re-enters it
         echo = []
         for a in acts:
-            if a[0] == iec.SEND:
+            if a[0] == iec.WRITE:
+                continue
+            if a[0] == iec.EVENT:
+                self.log(a[1], a[2], a[3])
+            elif a[0] == iec.LOCKOUT:
+                if self.on_lockout is not None:
+                    self.on_lockout(a[1])
+            elif a[0] == iec.SEND:
                 data = bytes(a[1])
                 self.sent.append((self.t, self.s.baud, data))
                 if self.s.baud == self.client_baud:

@@ -23,12 +23,20 @@ def main():
     s = h.s
     out = sys.stdout
 
-    def do(acts):
-        for a in acts:
+    def do(acts, now):
+        # the port's job (ports/optical.py): walk by index, write_done() appends the answer
+        i = 0
+        while i < len(acts):
+            a = acts[i]
+            i += 1
             if a[0] == iec.SEND:
                 out.write("tx " + binascii.hexlify(bytes(a[1])).decode() + "\n")
-            else:
+            elif a[0] == iec.BAUD:
                 out.write("baud %d\n" % a[1])
+            elif a[0] == iec.EVENT:
+                h.log(a[1], a[2], a[3])
+            elif a[0] == iec.WRITE:
+                s.write_done(h.reg.write(a[1], a[2]), now)
         if acts and hasattr(out, "flush"):
             out.flush()
 
@@ -43,14 +51,15 @@ def main():
             w = line.split()
             now = time.ticks_ms()
             if w and w[0] == "rx":
-                do(s.feed(binascii.unhexlify(w[1]), now))
+                do(s.feed(binascii.unhexlify(w[1]), now), now)
             elif w and w[0] == "q":
                 out.write("state " + json.dumps({
                     "clock": h.clock.t, "knob": h.knob.v, "keys": h.key_written,
                     "regs": list(h.regs.values), "level": s.level, "state": s.state,
                     "baud": s.baud, "counts": dict((str(k), v) for k, v in h.counts.items()),
                     "audit": s.audit, "fails": s.lockout.fails}) + "\n")
-        do(s.poll(time.ticks_ms()))
+        now = time.ticks_ms()
+        do(s.poll(now), now)
 
 
 main()

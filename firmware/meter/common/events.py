@@ -1,8 +1,7 @@
 # Event codes and the event log ring (timestamps in meter seconds, see timeutil).
 #
 # The log is a fixed-size ring of (t, code, a, b) records kept in preallocated arrays. Persistence is
-# done by the storage service (it snapshots the ring with the registers); `on_add` lets it know a new
-# event needs saving.
+# done by the storage service (EventStore writes the events added since its last flush).
 from array import array
 
 POWER_DOWN = 1
@@ -53,7 +52,6 @@ class EventLog:
         self.a = array("i", bytes(4 * size))
         self.b = array("i", bytes(4 * size))
         self.count = 0  # total events ever added (the ring holds the last `size`)
-        self.on_add = None
 
     def add(self, t, code, a=0, b=0):
         i = self.count % self.size
@@ -62,8 +60,6 @@ class EventLog:
         self.a[i] = a
         self.b[i] = b
         self.count += 1
-        if self.on_add:
-            self.on_add(code)
 
     def __len__(self):
         return min(self.count, self.size)

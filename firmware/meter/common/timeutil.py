@@ -64,18 +64,3 @@ def from_secs(t):
     sod = t - days * 86400
     y, m, d = civil_from_days(days)
     return y, m, d, sod // 3600, (sod // 60) % 60, sod % 60, weekday(days)
-
-
-def last_sunday(y, m):
-    """Day number of the last Sunday of month m in year y."""
-    nd = days_from_civil(y + (m == 12), m % 12 + 1, 1) - 1  # last day of month
-    return nd - (weekday(nd) % 7)
-
-
-def eu_dst(t):
-    """True while EU summer time is in force at meter seconds t (last Sunday of March 01:00 UTC to
-    last Sunday of October 01:00 UTC)."""
-    y = civil_from_days(t // 86400)[0]
-    start = last_sunday(y, 3) * 86400 + 3600
-    end = last_sunday(y, 10) * 86400 + 3600
-    return start <= t < end

@@ -1,16 +1,20 @@
-# P1 service: passive HAN output. Sends a telegram from the P1Builder while the data request line
+# P1 port: passive HAN output. Sends a telegram from the P1Builder while the data request line
 # is active, one per period (1 s for DSMR 5 / e-MUCS, 10 s for DSMR 4 and Smarty), started on a
-# meter-clock second boundary, written in chunks and never cut short. Transmit only: the service
+# meter-clock second boundary, written in chunks and never cut short. Transmit only: the port
 # never reads the UART, so nothing on the HAN side can influence the meter (DSMR 5.0.2 5.5.1).
 #
 # Wiring (the app):
-#   p1 = P1Service(board.uart("p1"), board.pin("p1_req"), builder, snapshot_fn, board.clock,
-#                  counter_store=None, config=None)
+#   p1 = P1Port(board.uart("p1"), board.pin("p1_req"), builder, snapshot_fn, board.clock,
+#               counter_store=None, config=None)
 #   asyncio.create_task(p1.run())      # or call p1.poll() every ~10-20 ms from an existing task
+#   the metering task calls p1.poll() right after each tick, so a telegram starts as soon as the
+#   registers of its second exist
 #
-#   builder        meter.p1.P1Builder (its .period, .max_frame, .needs_counter are used)
-#   snapshot_fn(t) returns the meter.p1.P1Snapshot for meter second t (snap.t must be t); it is
-#                  called once per telegram, right before the build
+#   builder        cores/dsmr P1Builder (its .period, .max_frame, .needs_counter are used)
+#   snapshot_fn(t) returns the P1Snapshot for meter second t (snap.t must be t), or None while the
+#                  registers of second t do not exist yet (the telegram then starts at a later poll
+#                  of the same second); called once per telegram, right before the build
+#                  (ports/p1_snapshot.py: it reads the services, it never runs the meter)
 #   clock          board clock: time() (meter seconds); run() also uses sleep_ms()
 #   counter_store  smarty only (required there): load() -> int, the persisted frame counter
 #                  reservation (0 if none); reserve(upto) durably stores upto before returning.
@@ -36,6 +40,8 @@
 # write_errors (uart.write raised OSError: the chunk is retried, the telegram given up after 100
 # failures in a row), last_len, last_build_ms (when the clock has ticks_ms/ticks_diff).
 
+from meter.common.files import read_bytes, write_atomic
+
 FC_MAX = 0xFFFFFFFF
 
 # The text message (0-0:96.13.0). DSMR 5.0.2 7.2: the meter stores one message of up to 1024
@@ -48,36 +54,21 @@ TEXT_FILE = "/p1_text.bin"
 
 
 def load_text(config_dir):
-    try:
-        with open(config_dir + TEXT_FILE, "rb") as f:
-            return f.read(TEXT_MAX)
-    except OSError:
-        return b""
+    t = read_bytes(config_dir + TEXT_FILE, TEXT_MAX)
+    return b"" if t is None else t
 
 
 def save_text(config_dir, text):
-    """Write to a temp file, then rename it over the old one (a cut leaves the old or the new)."""
-    import os
-    path = config_dir + TEXT_FILE
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(text)
-    try:
-        os.rename(tmp, path)
-    except OSError:  # FAT: rename does not replace
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        os.rename(tmp, path)
+    """Atomic replace (a cut leaves the old or the new message). OSError if not stored."""
+    write_atomic(config_dir + TEXT_FILE, text)
 
 
-class P1Service:
+class P1Port:
     def __init__(self, uart, req_pin, builder, snapshot_fn, clock, counter_store=None, config=None):
         cfg = config or {}
         for k in cfg:
             if k not in ("chunk", "reserve_block", "poll_ms", "init_uart"):
-                raise ValueError("P1 service: unknown config key %r" % (k,))
+                raise ValueError("P1 port: unknown config key %r" % (k,))
         self.uart = uart
         self.req = req_pin
         self.builder = builder
@@ -87,9 +78,9 @@ class P1Service:
         self.block = cfg.get("reserve_block", 1000)
         self.poll_ms = cfg.get("poll_ms", 20)
         if type(self.chunk) is not int or self.chunk < 16:
-            raise ValueError("P1 service: chunk must be >= 16")
+            raise ValueError("P1 port: chunk must be >= 16")
         if type(self.block) is not int or self.block < 1:
-            raise ValueError("P1 service: reserve_block must be >= 1")
+            raise ValueError("P1 port: reserve_block must be >= 1")
         self.period = builder.period
         self.buf = bytearray(builder.max_frame)
         self.mv = memoryview(self.buf)
@@ -98,7 +89,7 @@ class P1Service:
         self.reserved = 0
         if builder.needs_counter:
             if counter_store is None:
-                raise ValueError("P1 service: an encrypted profile needs a frame counter store")
+                raise ValueError("P1 port: an encrypted profile needs a frame counter store")
             v = counter_store.load()
             self.fc = v if type(v) is int and v >= 0 else 0
             self.reserved = self.fc  # nothing at or above this is reserved yet
@@ -148,9 +139,15 @@ class P1Service:
         self._last_t = t
         if self._next_t is not None and t < self._next_t:
             return
-        self._start(t)
+        if not self._start(t):
+            self._last_t = t - 1  # not started (registers not ready): try again at the next poll
 
     def _start(self, t):
+        """Start the telegram of second t. False if its registers are not there yet (nothing
+        changed: the next poll tries again), else True (started, or given up for this second)."""
+        snap = self.snapshot_fn(t)
+        if snap is None:
+            return False
         if self._next_t is not None and t > self._next_t:
             self.late += 1
         self._next_t = t + self.period
@@ -158,27 +155,26 @@ class P1Service:
         if self.fc is not None:
             if self.stopped or self.fc >= FC_MAX:
                 self.stopped = True
-                return
+                return True
             if self.fc >= self.reserved or self.reserved - self.fc <= self.block // 4:
                 upto = self.fc + self.block
                 if upto > FC_MAX:
                     upto = FC_MAX
                 try:
                     self.store.reserve(upto)
-                except Exception:
+                except OSError:
                     self.reserve_errors += 1
                     self._next_t = t + 1  # retry next second
-                    return
+                    return True
                 self.reserved = upto
             fc = self.fc
         clk = self.clock
         t0 = clk.ticks_ms() if self._timed else None
         try:
-            snap = self.snapshot_fn(t)
             n = self.builder.build_into(self.buf, snap, fc)
-        except Exception:
+        except Exception:  # noqa: BLE001 - counted (p1_info errors); a bad snapshot must not stop P1
             self.build_errors += 1
-            return
+            return True
         finally:
             if fc is not None:
                 self.fc = fc + 1  # a counter value handed to the builder is never reused
@@ -188,6 +184,7 @@ class P1Service:
         self._off = 0
         self.last_len = n
         self._write_chunk()
+        return True
 
     def _write_chunk(self):
         end = self._off + self.chunk

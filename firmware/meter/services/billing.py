@@ -2,14 +2,14 @@
 # maximum demand.
 #
 # Wiring:
-#     bl = Billing(registers, demand, ring, events, config)   # ring: RingStore(..., billing.RECORD, tag)
+#     bl = Billing(registers, demand, ring, events, config, tz=clock.tz)  # ring: RingStore(..., RECORD, tag)
 #     metrology.attach(bl)                                   # LAST consumer (after the demand)
 #     store.add(billing.SECTION, bl.state_size, bl.dump_into, bl.load_from)
 #     bl.open(events, now) at boot; bl.flush() after ticks (writes snapshots taken inside ticks)
 #
 # The billing boundary is local midnight (config 'billing_hour', default 0) of day 'billing_day'
-# (1..28, default 1) of every month; local time = UTC + 'tz_offset' seconds (default 3600, CET) plus
-# one hour while EU summer time is in force ('dst', default True). At the boundary (exactly: the
+# (1..28, default 1) of every month, in the meter's time zone (tz = MeterClock.tz; in the repeated
+# hour of October the first pass, in the skipped hour of March the transition). At the boundary (exactly: the
 # metrology cuts long ticks there) the snapshot takes the value of every energy register (those with
 # unit kWh or kvarh when the Billing object was made) and the import/export maximum demand with its
 # time, then resets the maximum demand, logs BILLING_RESET (a = billing counter) and increments the
@@ -26,6 +26,7 @@ from array import array
 
 from meter.common import timeutil
 from meter.common import events as ev
+from meter.common.timezone import TimeZone
 
 SECTION = 0x424C  # "BL"
 RECORD = 256
@@ -37,14 +38,13 @@ QLEN = 2
 class Billing:
     state_size = 8
 
-    def __init__(self, registers, demand, ring=None, events=None, config=None, codes=None):
+    def __init__(self, registers, demand, ring=None, events=None, config=None, codes=None, tz=None):
         cfg = config or {}
         self.day = cfg.get("billing_day", 1)
         self.hour = cfg.get("billing_hour", 0)
         if not 1 <= self.day <= 28 or not 0 <= self.hour <= 23:
             raise ValueError("billing day must be 1..28 and hour 0..23")
-        self.tz = cfg.get("tz_offset", 3600)
-        self.dst = cfg.get("dst", True)
+        self.tz = tz if tz is not None else TimeZone()  # the meter's (MeterClock.tz)
         self.regs = registers
         self.demand = demand
         self.ring = ring
@@ -65,19 +65,11 @@ class Billing:
         self.dropped = 0
 
     # --- calendar --------------------------------------------------------------------------------------
-    def _utc_of_local(self, y, m, d, hh):
-        local = timeutil.to_secs(y, m, d, hh)
-        t = local - self.tz
-        if self.dst and timeutil.eu_dst(t - 3600):
-            return t - 3600
-        return t
-
     def next_after(self, t):
         """First billing boundary strictly after meter seconds t."""
-        local = t + self.tz + (3600 if self.dst and timeutil.eu_dst(t) else 0)
-        y, m = timeutil.from_secs(local)[:2]
+        y, m = timeutil.civil_from_days(self.tz.local_secs(t) // 86400)[:2]
         for _ in range(3):
-            b = self._utc_of_local(y, m, self.day, self.hour)
+            b = self.tz.to_utc(y, m, self.day, self.hour)
             if b > t:
                 return b
             m += 1

@@ -23,7 +23,7 @@
 import struct
 from array import array
 
-from meter.drivers.afe import muldiv
+from meter.common.arith import muldiv
 
 SECTION = 0x444D  # "DM"
 NEVER = 0x3FFFFFFF

@@ -1,7 +1,7 @@
 # Load profile: interval records of the cumulative energy registers (DLMS "load profile 1" style).
 #
 # Wiring:
-#     lp = LoadProfile(registers, ring, config)      # ring: storage.RingStore(..., PROFILE_RECORD, tag)
+#     lp = LoadProfile(registers, ring, config, tz=clock.tz)  # ring: storage.RingStore(..., RECORD, tag)
 #     metrology.attach(lp)                           # after the demand, before the billing
 #     store.add(profile.SECTION, lp.state_size, lp.dump_into, lp.load_from)
 #     lp.open()                                      # at boot, scans the ring (logs corruption)
@@ -19,7 +19,7 @@
 # Record payload (23 bytes, little endian, in a 32-byte ring slot with seq, CRC-32 and commit byte):
 #     t_end i32 (meter seconds), status u8, dur u16 (seconds the interval was open), v0..v3 u32
 # Status bits (DLMS AMR profile status): POWER_DOWN 0x80 (power failed in the interval),
-# CLOCK_ADJUSTED 0x20, DST 0x08 (EU summer time at t_end), DATA_NOT_VALID 0x04 (registers were lost
+# CLOCK_ADJUSTED 0x20, DST 0x08 (summer time of the meter's time zone at t_end), DATA_NOT_VALID 0x04 (registers were lost
 # before this interval), CLOCK_INVALID 0x02, ERROR 0x01.
 # Irregular records: after an outage, the interval open at power down is closed at its scheduled end
 # with POWER_DOWN (no records for intervals that passed entirely without power); a clock set forward
@@ -28,7 +28,7 @@
 import struct
 from array import array
 
-from meter.common import timeutil
+from meter.common.timezone import TimeZone
 
 SECTION = 0x5046  # "PF"
 RECORD = 32  # ring slot size
@@ -48,25 +48,6 @@ NEVER = 0x3FFFFFFF
 QLEN = 8
 
 
-class DstCache:
-    """EU summer time test without allocation except once per year (the year's switch times)."""
-
-    def __init__(self):
-        self.lo = 0
-        self.hi = -1
-        self.start = 0
-        self.end = 0
-
-    def at(self, t):
-        if not self.lo <= t < self.hi:
-            y = timeutil.civil_from_days(t // 86400)[0]
-            self.lo = timeutil.days_from_civil(y, 1, 1) * 86400
-            self.hi = timeutil.days_from_civil(y + 1, 1, 1) * 86400
-            self.start = timeutil.last_sunday(y, 3) * 86400 + 3600
-            self.end = timeutil.last_sunday(y, 10) * 86400 + 3600
-        return self.start <= t < self.end
-
-
 def check_period(period):
     if period < 60 or not (3600 % period == 0 or (period % 3600 == 0 and 86400 % period == 0)):
         raise ValueError("profile period must divide 3600 or be a multiple of 3600 dividing 86400")
@@ -76,11 +57,10 @@ def check_period(period):
 class LoadProfile:
     state_size = 12
 
-    def __init__(self, registers, ring=None, config=None, channels=DEFAULT_CHANNELS):
+    def __init__(self, registers, ring=None, config=None, channels=DEFAULT_CHANNELS, tz=None):
         cfg = config or {}
         self.period = check_period(cfg.get("profile_period", 900))
-        self.dst_flag = cfg.get("dst", True)
-        self._dst = DstCache()
+        self.tz = tz if tz is not None else TimeZone()  # the meter's (MeterClock.tz)
         self.regs = registers
         self.ring = ring
         if ring is not None and ring.psize < PAYLOAD:
@@ -111,7 +91,7 @@ class LoadProfile:
 
     def resume(self, now):
         """Start or restart after boot (after the state store restored us)."""
-        self._dst.at(now)  # warm the DST cache outside the ticks
+        self.tz.dst(now)  # warm the time zone's DST cache outside the ticks
         if self.start_t < 0 or self.next_boundary == NEVER:
             self.start_t = now
             self.next_boundary = self._align(now)
@@ -178,7 +158,7 @@ class LoadProfile:
             dur = 0
         elif dur > 0xFFFF:
             dur = 0xFFFF
-        if self.dst_flag and self._dst.at(t_end):
+        if self.tz.dst(t_end):
             status |= DST
         off = self.npend * PAYLOAD
         struct.pack_into("<iBHIIII", self._pend, off, t_end, status, dur, self._value(0), self._value(1),

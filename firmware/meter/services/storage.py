@@ -1,8 +1,8 @@
 # Power-fail safe storage on a raw flash region (see STORAGE.md for layout, wear and lifetime).
 #
 # Device: the board HAL `storage` object: size, block_size (erase block), read(offset, buf),
-# write(offset, data) with NOR semantics (bits only go 1 -> 0), erase(block). RamFlash and FileFlash
-# below implement it for tests and the Unix simulator (with power-cut injection).
+# write(offset, data) with NOR semantics (bits only go 1 -> 0), erase(block). The unix_sim board's
+# SimStorage implements it on a file; tests use the emulators in tests/mp/fakes/flash.py.
 #
 #   Journal(dev, first_block, nblocks, record_size, tag)  newest-valid-wins record journal
 #   RingStore(dev, first_block, nblocks, record_size, tag) append-only ring of fixed records
@@ -21,50 +21,7 @@
 import struct
 
 from meter.common import events as _ev
-
-_crc_c = None
-CRC_IMPL = "python"
-try:
-    import metercrypto as _mc
-    _crc_c = getattr(_mc, "crc32", None)
-    if _crc_c is not None:
-        CRC_IMPL = "metercrypto"
-except ImportError:
-    pass
-if _crc_c is None:
-    try:
-        from binascii import crc32 as _crc_c
-        CRC_IMPL = "binascii"
-    except ImportError:
-        _crc_c = None
-
-_TABLE = None
-
-
-def _crc32_py(data, crc=0):
-    global _TABLE
-    if _TABLE is None:
-        t = []
-        for i in range(256):
-            c = i
-            for _ in range(8):
-                c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
-            t.append(c)
-        _TABLE = t
-    crc ^= 0xFFFFFFFF
-    t = _TABLE
-    for b in data:
-        crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF]
-    return crc ^ 0xFFFFFFFF
-
-
-def crc32(data, crc=0):
-    """CRC-32 (IEEE 802.3, as zlib): metercrypto.crc32 if present, else binascii.crc32, else a
-    table in Python (CRC_IMPL says which)."""
-    if _crc_c is not None:
-        return _crc_c(data, crc) & 0xFFFFFFFF
-    return _crc32_py(data, crc)
-
+from meter.common.crc import crc32
 
 # state journal record capacity: 750 bytes -> 768-byte slots, 5 per 4 KB erase block (the app's
 # sections use ~450 bytes today: metrology 360, demand 60, profile 16, billing 12, others)
@@ -81,114 +38,6 @@ FRESH = 0  # region blank: first start
 OK = 1  # newest valid record found, no corruption
 RECOVERED = 2  # newest valid record found, but corrupt slots elsewhere
 LOST = 3  # nothing valid, region not blank
-
-
-class PowerCut(Exception):
-    """Raised by the flash emulators when an injected power cut interrupts a write or erase."""
-
-
-class RamFlash:
-    """NOR flash emulator in RAM. Power cuts: set `cut_after` to the number of bytes the next
-    writes may still program; the write that crosses it programs that prefix, leaves the bits set
-    in `cut_bits` of the next byte unprogrammed (0xFF: the byte is untouched, else it is partly
-    programmed) and raises PowerCut. `erase_cut` makes the next erase stop half way."""
-
-    def __init__(self, size=256 * 1024, block_size=4096):
-        if size % block_size:
-            raise ValueError("size must be a multiple of block_size")
-        self.size = size
-        self.block_size = block_size
-        self.mem = bytearray(size)
-        ff = b"\xff" * block_size
-        mv = memoryview(self.mem)
-        for off in range(0, size, block_size):
-            mv[off:off + block_size] = ff
-        self.cut_after = -1
-        self.cut_bits = 0xFF
-        self.erase_cut = False
-        self.writes = 0
-        self.erases = [0] * (size // block_size)
-        self.bytes_written = 0
-
-    def read(self, offset, buf):
-        n = len(buf)
-        if offset < 0 or offset + n > self.size:
-            raise ValueError("read out of range")
-        buf[:] = self.mem[offset:offset + n]
-
-    def write(self, offset, data):
-        n = len(data)
-        if offset < 0 or offset + n > self.size:
-            raise ValueError("write out of range")
-        mem = self.mem
-        limit = n
-        cut = False
-        if self.cut_after >= 0:
-            if n > self.cut_after:
-                limit = self.cut_after
-                cut = True
-            self.cut_after -= limit
-        for i in range(limit):
-            mem[offset + i] &= data[i]
-        self.writes += 1
-        self.bytes_written += limit
-        if cut:
-            mem[offset + limit] &= data[limit] | self.cut_bits
-            self.cut_after = -1
-            raise PowerCut("power cut during write at %d+%d" % (offset, limit))
-
-    def erase(self, block):
-        if not 0 <= block < len(self.erases):
-            raise ValueError("erase out of range")
-        bs = self.block_size
-        self.erases[block] += 1
-        if self.erase_cut:
-            self.erase_cut = False
-            for i in range(block * bs, block * bs + bs // 2):
-                self.mem[i] = 0xFF
-            raise PowerCut("power cut during erase of block %d" % block)
-        for i in range(block * bs, block * bs + bs):
-            self.mem[i] = 0xFF
-
-
-class FileFlash(RamFlash):
-    """RamFlash persisted to a file (unix_sim board storage): every write/erase goes to the file."""
-
-    def __init__(self, path, size=256 * 1024, block_size=4096):
-        RamFlash.__init__(self, size, block_size)
-        self.path = path
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-            if len(data) == size:
-                self.mem[:] = data
-            else:
-                raise OSError
-        except OSError:
-            with open(path, "wb") as f:
-                f.write(self.mem)
-        self._f = open(path, "r+b")
-
-    def _sync(self, offset, n):
-        f = self._f
-        f.seek(offset)
-        f.write(self.mem[offset:offset + n])
-        f.flush()
-
-    def write(self, offset, data):
-        try:
-            RamFlash.write(self, offset, data)
-        finally:
-            self._sync(offset, len(data))
-
-    def erase(self, block):
-        try:
-            RamFlash.erase(self, block)
-        finally:
-            self._sync(block * self.block_size, self.block_size)
-
-    def close(self):
-        self._f.close()
 
 
 def _newer(a, b):
@@ -725,3 +574,41 @@ def layout(dev, profile_records=60 * 96 + 1, profile_record=32, billing_records=
         first += n
     return out
 
+
+
+class StateCell:
+    """A small fixed-size value kept in the state journal (the P1 frame counter reservation, the
+    optical lockout record). Add it with store.add(sid, cell.size, cell.dump_into, cell.load_from);
+    `save_fn()` makes the whole state durable synchronously."""
+
+    def __init__(self, size, save_fn):
+        self.size = size
+        self.data = bytearray(size)
+        self.save_fn = save_fn
+
+    def dump_into(self, buf):
+        buf[:] = self.data
+
+    def load_from(self, buf):
+        self.data[:] = buf
+        return True
+
+    def store(self, record):
+        """Set the value and make it durable now."""
+        self.data[:] = record
+        self.save_fn()
+
+
+class CounterCell(StateCell):
+    """A u32 counter reservation in the state journal: the P1 port's counter_store (load() ->
+    int, reserve(upto) durable before it returns)."""
+
+    def __init__(self, save_fn):
+        StateCell.__init__(self, 4, save_fn)
+
+    def load(self):
+        return struct.unpack("<I", self.data)[0]
+
+    def reserve(self, upto):
+        struct.pack_into("<I", self.data, 0, upto)
+        self.save_fn()

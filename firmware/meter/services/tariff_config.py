@@ -18,8 +18,9 @@
 # <name>.tmp and renamed the same way.
 #
 # Passive commit: remove the old .act (the old schedule is gone), rename the staging file to
-# tariff_passive.json, write the .act. Promotion (Tariff._promote at the first evaluation at or
-# after t_act calls Tariff.on_promote): rename tariff_passive.json to tariff.json, remove the .act.
+# tariff_passive.json, write the .act. Promotion (the engine switches calendars at the first
+# evaluation at or after t_act; after_tick() sees Tariff.take_promoted()): rename
+# tariff_passive.json to tariff.json, remove the .act.
 # A cut in between leaves a .act whose JSON is missing: boot drops it. A cut before the rename
 # leaves the schedule: boot restores it (t_act <= now) and the first tick promotes it again
 # (CALENDAR_ACTIVATED, t = t_act, is then logged a second time).
@@ -57,9 +58,10 @@
 #   svc = TariffService(tariff, clock, events, cdir, text, log=board.log, limit=8192)
 #                                                    text: the JSON text the active calendar came from
 #   svc.boot(now)                                    after clock.start(): restores the passive schedule
-#   svc.register(optical.session.registry, optical.session, sync=app.tick)
+#   svc.register(optical.session.registry, sync=metering.tick)
 #                                                    sync(now) brings the registers up to now before a
 #                                                    calendar is swapped (optional)
+#   svc.after_tick()                                 after every metering tick (persists a promotion)
 #   query 'tariff' -> svc.info()
 #   Host tool: python -m host_tools optical tariff PORT FILE.json [--passive WHEN] (cli_tariff.py).
 import os
@@ -67,102 +69,21 @@ import json
 import binascii
 
 from meter.common import events as ev
-from meter.cores.tariff import engine as tf
-from meter.services import clock as mc
+from meter.common.crc import crc32
+from meter.common.files import exists as _exists, remove as _remove, read_bytes as _read, \
+    replace as _replace, write_atomic, TMP
+from meter.common import files
+from meter.common.timezone import NEVER, TimeZone, days_in_month
+from meter.common.text import sanitize
+from meter.cores.tariff import calendar as tcal
 
 ACTIVE = "tariff.json"
 PASSIVE = "tariff_passive.json"
 PASSIVE_ACT = "tariff_passive.act"
 STAGE = "tariff.stage"
-TMP = ".tmp"
 LIMIT = 8192
 IDENT_MASK = 0x3FFFFFFF
 _BLOCK = 256
-
-
-def crc32(data, crc=0):
-    """CRC-32 (as zlib), continued from `crc`."""
-    try:
-        import metercrypto
-        f = getattr(metercrypto, "crc32", None)
-        if f is not None:
-            return f(data, crc) & 0xFFFFFFFF
-    except (ImportError, TypeError):
-        pass
-    return binascii.crc32(data, crc) & 0xFFFFFFFF
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def file_crc(path):
-    """(length, crc32) of a file, read in small blocks; None if it cannot be read."""
-    buf = bytearray(_BLOCK)
-    mv = memoryview(buf)
-    n = 0
-    c = 0
-    try:
-        with open(path, "rb") as f:
-            while True:
-                k = f.readinto(buf)
-                if not k:
-                    break
-                c = crc32(mv[:k], c)
-                n += k
-    except OSError:
-        return None
-    return n, c
-
-
-def _replace(src, dst):
-    """Rename src over dst (atomic where the filesystem replaces on rename; FAT: see the module
-    doc). OSError if it failed (dst is then the old file)."""
-    try:
-        os.rename(src, dst)
-        return
-    except OSError:
-        if not _exists(dst) or not _exists(src):
-            raise
-    tmp = dst + TMP
-    if src != tmp:
-        _remove(tmp)
-        os.rename(src, tmp)
-    os.remove(dst)
-    os.rename(tmp, dst)
-
-
-def write_atomic(path, *parts):
-    """Write parts to path + '.tmp', then rename it over path. OSError if anything failed (the old
-    file is then untouched, the temp file removed)."""
-    tmp = path + TMP
-    try:
-        with open(tmp, "wb") as f:
-            for p in parts:
-                f.write(p)
-    except OSError:
-        _remove(tmp)
-        raise
-    _replace(tmp, path)
 
 
 def parse_act(data):
@@ -173,7 +94,7 @@ def parse_act(data):
     if len(p) != 3 or p[0] != "P" or len(p[2]) != 8:
         raise ValueError("bad schedule")
     t_act = int(p[1])
-    if not 0 < t_act < mc.NEVER:
+    if not 0 < t_act < NEVER:
         raise ValueError("bad time")
     return t_act, int(p[2], 16)
 
@@ -188,8 +109,8 @@ def load_file(path, crc):
             k = f.readinto(buf)
             if not k:
                 break
-            tf.json_scan(memoryview(buf)[:k], st)
-    if not tf.json_closed(st):
+            tcal.json_scan(memoryview(buf)[:k], st)
+    if not tcal.json_closed(st):
         raise ValueError("tariff: not valid JSON (incomplete text)")
     try:
         with open(path, "r") as f:
@@ -200,7 +121,7 @@ def load_file(path, crc):
         raise ValueError("tariff: not valid JSON (%s)" % (e,))
     if not isinstance(obj, dict):
         raise ValueError("tariff: calendar: must be a JSON object")
-    return tf.from_dict(obj, crc & IDENT_MASK), obj.get("clock")
+    return tcal.from_dict(obj, crc & IDENT_MASK), obj.get("clock")
 
 
 def recover(config_dir):
@@ -263,8 +184,6 @@ class TariffService:
         self.sync = None
         self.writes = 0
         self.store_errors = 0
-        self._quiet = False
-        tariff.on_promote = self._promoted
 
     def _path(self, name):
         return self.dir + "/" + name
@@ -296,7 +215,7 @@ class TariffService:
             self._say("stored passive schedule is corrupt: dropped")
             self._drop_passive_files()
             return
-        fc = file_crc(path)
+        fc = files.file_crc(path, crc32)
         if fc is None:  # promoted, but the power went before the schedule was removed
             _remove(act)
             return
@@ -324,7 +243,7 @@ class TariffService:
         """Calendar of a JSON file (crc = its CRC-32) with the meter's clock rules; ValueError."""
         cal, clk = load_file(path, crc)
         try:
-            tz = mc.TimeZone.from_config(clk)
+            tz = TimeZone.from_config(clk)
         except ValueError as e:
             raise ValueError("tariff: %s" % e)
         cur = self.clock.tz
@@ -479,8 +398,11 @@ class TariffService:
         self.tariff.set_passive(None, 0, now)
         self.passive_crc = None
 
-    def _promoted(self, cal, t):
-        """Tariff.on_promote: the passive calendar became active at t; make the files say so."""
+    def after_tick(self):
+        """After each metering tick: if the engine promoted the passive calendar, make the files
+        say so (the engine itself never touches storage)."""
+        if self.tariff.take_promoted() is None:
+            return
         crc = self.passive_crc
         self.passive_crc = None
         self.active_crc = crc if crc is not None else 0
@@ -493,26 +415,16 @@ class TariffService:
         _remove(self._path(PASSIVE_ACT))
 
     # ------------------------------------------------------------------ programming mode
-    def register(self, registry, session=None, sync=None, level=2, read_level=1):
-        """Add the C.90.x objects to an iec62056_21.Registry. With `session`, PARAM_WRITE of chunk
-        writes is not logged (see the module doc)."""
+    def register(self, registry, sync=None, level=2, read_level=1):
+        """Add the C.90.x objects to an iec62056_21 Registry (chunk writes are not logged: see the
+        module doc)."""
         self.sync = sync
         reg = registry.register_object
         reg("C.90.0", self.r_active, None, level, read_level)
-        reg("C.90.1", self.r_staged, self.w_chunk, level, read_level)
+        reg("C.90.1", self.r_staged, self.w_chunk, level, read_level, logged=False)
         reg("C.90.2", self.r_active, self.w_commit, level, read_level)
         reg("C.90.3", self.r_passive, self.w_passive, level, read_level)
         reg("C.90.9", self.r_error, None, level, read_level)
-        if session is not None:
-            inner = session.log
-
-            def log(code, a=0, b=0):
-                if code == ev.PARAM_WRITE and self._quiet:
-                    self._quiet = False
-                    return
-                if inner is not None:
-                    inner(code, a, b)
-            session.log = log
 
     def r_active(self):
         return _hex8(self.active_crc)
@@ -529,17 +441,11 @@ class TariffService:
         return "%s,%02d%02d%02d%02d%02d%02d" % (_hex8(self.passive_crc), y % 100, mo, d, h, mi, s)
 
     def r_error(self):
-        out = []
-        for ch in self.last_error[:200]:
-            o = ord(ch)
-            out.append(ch if 0x20 <= o < 0x7F and ch not in "()*/!" else "_")
-        return "".join(out)
+        return sanitize(self.last_error, 200)
 
     def w_chunk(self, value):
-        self._quiet = False
         if not value:
             self._clear_stage()
-            self._quiet = True
             return
         off = -1
         if value[0] != "'":
@@ -558,7 +464,6 @@ class TariffService:
             except Exception:
                 self._error("SYNTAX: hex")
         self.stage(chunk, off)
-        self._quiet = True
 
     def w_commit(self, value):
         self._commit_active(self.clock.now(), value)
@@ -590,7 +495,7 @@ class TariffService:
         h = int(s[6:8])
         mi = int(s[8:10])
         se = int(s[10:12])
-        if not (1 <= mo <= 12 and 1 <= d <= mc.days_in_month(y, mo) and h < 24 and mi < 60 and se < 60):
+        if not (1 <= mo <= 12 and 1 <= d <= days_in_month(y, mo) and h < 24 and mi < 60 and se < 60):
             self._error("SYNTAX: no such date/time %s" % s)
         return self.clock.local_to_utc(y, mo, d, h, mi, se)
 

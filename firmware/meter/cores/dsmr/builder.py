@@ -105,46 +105,13 @@ import metercrypto
 
 from meter.common import timeutil
 from meter.common import events as ev
+from meter.common.timezone import TimeZone
+from meter.cores.dsmr.objects import (PROFILES, object_table, DEFAULTS, K_STATIC, K_TST, K_REG, K_TARIFF, K_CNT, K_FLAG, K_DMONTH, K_LOG, K_TEXT, K_DHIST, K_MBUS, F_DTST, F_DVAL, M_MOD, M_SAT, M_TRUNC_SAT, C_PF_SHORT, C_PF_LONG, C_SAG, C_SWELL)
+from meter.cores.dsmr.digits import P10, HEX, PREFIX, Piece, put, wdig, wuint, whex, hexstr, printable
 
-try:
-    from meter.services.clock import TimeZone
-except ImportError:  # pragma: no cover - clock service not installed
-    TimeZone = None
-
-PROFILES = ("dsmr5", "dsmr4", "emucs", "smarty")
 
 # gcm_encrypt_into(key, iv, aad, src, dst, tag) writes the frame in place (no 1.5 KB result)
 _GCM_INTO = getattr(metercrypto, "gcm_encrypt_into", None)
-
-# object kinds
-K_STATIC = 0  # whole line fixed at configuration
-K_TST = 1  # telegram time stamp
-K_REG = 2  # numeric register
-K_TARIFF = 3  # S4 current rate
-K_CNT = 4  # F5(0,0) count (register or event log)
-K_FLAG = 5  # I1 register (breaker / relay state)
-K_DMONTH = 6  # emucs 1-0:1.6.0 (TST)(F5(3,3) kW)
-K_LOG = 7  # power failure event log (variable)
-K_TEXT = 8  # text message (variable)
-K_DHIST = 9  # emucs 0-0:98.1.0 (variable)
-K_MBUS = 10  # M-Bus channels (variable)
-# field-only kinds
-F_DTST = 20
-F_DVAL = 21
-
-M_MOD = 0  # cumulative: truncate, roll over
-M_SAT = 1  # instantaneous: round half up, saturate
-M_TRUNC_SAT = 2  # counts: truncate, saturate
-
-# counts from the event log
-C_PF_SHORT = 0
-C_PF_LONG = 1
-C_SAG = 2  # + phase - 1
-C_SWELL = 5  # + phase - 1
-
-_P10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
-_HEX = b"0123456789ABCDEF"
-_PREFIX = {"k": 3, "m": -3, "M": 6}
 
 DEFAULT_AUTH_KEY = b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff"
 LOG_ENTRY = 29  # "(YYMMDDhhmmssX)(0000000240*s)"
@@ -152,203 +119,9 @@ DHIST_ENTRY = 41  # "(TST)(TST)(00.000*kW)"
 SMARTY_OVERHEAD = 30  # DB 08 st(8) 82 len(2) 30 fc(4) ... tag(12)
 
 
-class P1Snapshot:
-    """What the app hands the builder each telegram. Keep one and update it in place."""
-
-    def __init__(self, regs=None, events=None, submeters=None):
-        self.regs = regs
-        self.t = 0
-        self.events = events
-        self.text = b""
-        self.tariff = None
-        self.submeters = submeters
-        self.demand_month = None
-        self.demand_hist = None
-
-
-# ---------------------------------------------------------------- profile tables
-# entry: (obis, kind, int_digits, decimals, unit, mode, phase, per_phase_value, extra)
-
-
-def _e(o, alts=None, unit="kWh"):
-    return (o, K_REG, 6, 3, unit, M_MOD, 0, 0, alts)
-
-
-def _p(o, ph=0, unit="kW"):
-    return (o, K_REG, 2, 3, unit, M_SAT, ph, 1 if ph else 0, None)
-
-
-def _v(o, ph):
-    return (o, K_REG, 3, 1, "V", M_SAT, ph, 1, None)
-
-
-def _i(o, ph, idig=3, dec=0):
-    return (o, K_REG, idig, dec, "A", M_SAT, ph, 1, None)
-
-
-def _c(o, which, ph=0):
-    return (o, K_CNT, 5, 0, None, M_TRUNC_SAT, ph, 0, which)
-
-
-def _k(o, kind, extra=None):
-    return (o, kind, 0, 0, None, 0, 0, 0, extra)
-
-
-def _phase_vip(tab, idig_i=3, dec_i=0, voltage=True, reactive=False):
-    if voltage:
-        tab += [_v("1-0:32.7.0", 1), _v("1-0:52.7.0", 2), _v("1-0:72.7.0", 3)]
-    tab += [_i("1-0:31.7.0", 1, idig_i, dec_i), _i("1-0:51.7.0", 2, idig_i, dec_i),
-            _i("1-0:71.7.0", 3, idig_i, dec_i)]
-    tab += [_p("1-0:21.7.0", 1), _p("1-0:41.7.0", 2), _p("1-0:61.7.0", 3),
-            _p("1-0:22.7.0", 1), _p("1-0:42.7.0", 2), _p("1-0:62.7.0", 3)]
-    if reactive:
-        tab += [_p("1-0:23.7.0", 1, "kvar"), _p("1-0:43.7.0", 2, "kvar"), _p("1-0:63.7.0", 3, "kvar"),
-                _p("1-0:24.7.0", 1, "kvar"), _p("1-0:44.7.0", 2, "kvar"), _p("1-0:64.7.0", 3, "kvar")]
-
-
-def _sags(tab, a="1-0"):
-    tab += [_c(a + ":32.32.0", C_SAG, 1), _c(a + ":52.32.0", C_SAG + 1, 2), _c(a + ":72.32.0", C_SAG + 2, 3),
-            _c(a + ":32.36.0", C_SWELL, 1), _c(a + ":52.36.0", C_SWELL + 1, 2),
-            _c(a + ":72.36.0", C_SWELL + 2, 3)]
-
-
-def _table(profile):
-    if profile in ("dsmr5", "dsmr4"):
-        tab = [_k("1-3:0.2.8", K_STATIC, "version"), _k("0-0:1.0.0", K_TST), _k("0-0:96.1.1", K_STATIC, "eid"),
-               _e("1-0:1.8.1"), _e("1-0:1.8.2"), _e("1-0:2.8.1"), _e("1-0:2.8.2"),
-               _k("0-0:96.14.0", K_TARIFF), _p("1-0:1.7.0"), _p("1-0:2.7.0"),
-               _c("0-0:96.7.21", C_PF_SHORT), _c("0-0:96.7.9", C_PF_LONG), _k("1-0:99.97.0", K_LOG)]
-        _sags(tab)
-        if profile == "dsmr4":
-            tab.append(_k("0-0:96.13.1", K_STATIC, "empty"))
-        tab.append(_k("0-0:96.13.0", K_TEXT))
-        _phase_vip(tab, voltage=(profile == "dsmr5"))
-        tab.append(_k("mbus", K_MBUS))
-        return tab
-    if profile == "emucs":
-        tab = [_k("0-0:96.1.4", K_STATIC, "version"), _k("0-0:96.1.1", K_STATIC, "eid"), _k("0-0:1.0.0", K_TST),
-               _e("1-0:1.8.1"), _e("1-0:1.8.2"), _e("1-0:2.8.1"), _e("1-0:2.8.2"),
-               _k("0-0:96.14.0", K_TARIFF), _p("1-0:1.4.0"), _k("1-0:1.6.0", K_DMONTH),
-               _k("0-0:98.1.0", K_DHIST), _p("1-0:1.7.0"), _p("1-0:2.7.0"),
-               _p("1-0:21.7.0", 1), _p("1-0:41.7.0", 2), _p("1-0:61.7.0", 3),
-               _p("1-0:22.7.0", 1), _p("1-0:42.7.0", 2), _p("1-0:62.7.0", 3),
-               _v("1-0:32.7.0", 1), _v("1-0:52.7.0", 2), _v("1-0:72.7.0", 3),
-               _i("1-0:31.7.0", 1, 3, 2), _i("1-0:51.7.0", 2, 3, 2), _i("1-0:71.7.0", 3, 3, 2),
-               ("0-0:96.3.10", K_FLAG, 1, 0, None, M_TRUNC_SAT, 0, 0, None),
-               ("0-0:17.0.0", K_REG, 3, 1, "kW", M_SAT, 0, 0, None),
-               ("1-0:31.4.0", K_REG, 3, 0, "A", M_SAT, 0, 0, None),
-               _k("0-0:96.13.0", K_TEXT), _k("mbus", K_MBUS)]
-        return tab
-    if profile == "smarty":
-        tab = [_k("1-3:0.2.8", K_STATIC, "version"), _k("0-0:1.0.0", K_TST), _k("0-0:42.0.0", K_STATIC, "eid"),
-               _e("1-0:1.8.0", ("1-0:1.8.1", "1-0:1.8.2", "1-0:1.8.3", "1-0:1.8.4")),
-               _e("1-0:2.8.0", ("1-0:2.8.1", "1-0:2.8.2", "1-0:2.8.3", "1-0:2.8.4")),
-               _e("1-0:3.8.0", ("1-0:5.8.0", "1-0:6.8.0"), "kvarh"),  # Q+ = QI + QII
-               _e("1-0:4.8.0", ("1-0:7.8.0", "1-0:8.8.0"), "kvarh"),  # Q- = QIII + QIV
-               _p("1-0:1.7.0"), _p("1-0:2.7.0"), _p("1-0:3.7.0", 0, "kvar"), _p("1-0:4.7.0", 0, "kvar"),
-               ("0-0:17.0.0", K_REG, 3, 1, "kVA", M_SAT, 0, 0, None),
-               _p("1-0:9.7.0", 0, "kVA"), _p("1-0:10.7.0", 0, "kVA"),
-               _k("1-1:31.4.0", K_STATIC, "thresholds"),
-               ("0-0:96.3.10", K_FLAG, 1, 0, None, M_TRUNC_SAT, 0, 0, None),
-               ("0-1:96.3.10", K_FLAG, 1, 0, None, M_TRUNC_SAT, 0, 0, "aux"),
-               ("0-2:96.3.10", K_FLAG, 1, 0, None, M_TRUNC_SAT, 0, 0, "aux"),
-               _c("0-0:96.7.21", C_PF_SHORT)]
-        _sags(tab)
-        tab += [_k("0-0:96.13.0", K_TEXT), _k("0-0:96.13.2", K_STATIC, "empty"),
-                _k("0-0:96.13.3", K_STATIC, "empty"), _k("0-0:96.13.4", K_STATIC, "empty"),
-                _k("0-0:96.13.5", K_STATIC, "empty")]
-        _phase_vip(tab, reactive=True)
-        tab.append(_k("mbus", K_MBUS))
-        return tab
-    raise ValueError("P1: unknown profile %r (one of %s)" % (profile, ", ".join(PROFILES)))
-
-
-_DEFAULTS = {
-    "dsmr5": {"version": "50", "period": 1},
-    "dsmr4": {"version": "42", "period": 10},
-    "emucs": {"version": "50217", "period": 1},
-    "smarty": {"version": "42", "period": 10},
-}
-
 _KEYS = ("max_len", "flag", "ident", "version", "equipment_id", "phases", "omit_phases",
          "omit_equipment_id", "tz", "clock", "log_max", "demand_max", "mbus_channels", "period",
          "key", "auth_key", "system_title", "current_thresholds", "security", "aux_relays")
-
-
-def _hexstr(b):
-    out = []
-    for c in b:
-        out.append("%02X" % c)
-    return "".join(out)
-
-
-def _printable(s, what, extra_bad="/!"):
-    for ch in s:
-        o = ord(ch)
-        if o < 0x20 or o > 0x7E or ch in extra_bad:
-            raise ValueError("P1: %s must be printable ASCII without %s" % (what, extra_bad))
-
-
-class _Piece:
-    """A constant byte string plus its struct format, for allocation-free copies."""
-
-    def __init__(self, s):
-        self.b = s.encode() if isinstance(s, str) else bytes(s)
-        self.n = len(self.b)
-        self.fmt = "%ds" % self.n
-
-
-def _put(buf, pos, pc):
-    struct.pack_into(pc.fmt, buf, pos, pc.b)
-    return pos + pc.n
-
-
-def _wdig(buf, end, n, nd, dec):
-    """Write n as nd digits ending before buf[end], skipping the '.' after dec decimals."""
-    i = end - 1
-    k = 0
-    while k < nd:
-        if k == dec and k:
-            i -= 1
-        buf[i] = 48 + n % 10
-        n //= 10
-        i -= 1
-        k += 1
-
-
-def _wuint(buf, pos, n):
-    """Write n >= 0 without padding; return the new position."""
-    nd = 1
-    m = n
-    while m >= 10:
-        m //= 10
-        nd += 1
-    _wdig(buf, pos + nd, n, nd, 0)
-    return pos + nd
-
-
-def _whex(buf, pos, b, n):
-    i = 0
-    while i < n:
-        c = b[i]
-        buf[pos] = _HEX[c >> 4]
-        buf[pos + 1] = _HEX[c & 15]
-        pos += 2
-        i += 1
-    return pos
-
-
-class _EuTz:
-    """Fallback time zone (CET/CEST, EU rule) when meter.clock is not installed."""
-
-    std = 3600
-    shift = 3600
-
-    def dst(self, t):
-        return timeutil.eu_dst(t)
-
-    def local_secs(self, t):
-        return t + (7200 if timeutil.eu_dst(t) else 3600)
 
 
 def _bytes_cfg(v, n, what):
@@ -371,8 +144,16 @@ class P1Builder:
         for k in cfg:
             if k not in _KEYS:
                 raise ValueError("P1: unknown config key %r" % (k,))
-        d = _DEFAULTS[profile]
         self.profile = profile
+        flag, ident, version, eid = self._options(profile, cfg)
+        self._security(profile, cfg)
+        self._init_state(profile)
+        self._layout(profile, flag, ident, version, eid, self._thresholds(cfg))
+        self._make_pieces()
+
+    def _options(self, profile, cfg):
+        """Validate the general options; returns the header and identity texts."""
+        d = DEFAULTS[profile]
         self.max_len = cfg.get("max_len", 1500)
         if type(self.max_len) is not int or not 200 <= self.max_len <= 16384:
             raise ValueError("P1: max_len must be 200..16384")
@@ -385,13 +166,13 @@ class P1Builder:
         ident = cfg.get("ident", "\\2P1-METER")
         if not isinstance(ident, str) or not 1 <= len(ident) <= 64:
             raise ValueError("P1: ident must be a string of 1..64 characters")
-        _printable(ident, "ident")
+        printable(ident, "ident")
         version = cfg.get("version", d["version"])
         if not (isinstance(version, str) and version.isdigit() and len(version) == len(d["version"])):
             raise ValueError("P1: version must be %d digits" % len(d["version"]))
         eid = cfg.get("equipment_id", "")
         if isinstance(eid, str):
-            _printable(eid, "equipment_id", "")
+            printable(eid, "equipment_id", "")
             eid = eid.encode()
         eid = bytes(eid)
         if len(eid) > (16 if profile == "smarty" else 48):
@@ -412,14 +193,21 @@ class P1Builder:
         if type(self.mbus_max) is not int or not 0 <= self.mbus_max <= 4:
             raise ValueError("P1: mbus_channels must be 0..4")
         tz = cfg.get("tz")
-        if tz is None:
-            if TimeZone is not None:
-                tz = TimeZone.from_config(cfg.get("clock"))
-            else:
-                tz = _EuTz()
-        self._tz = tz
+        self._tz = tz if tz is not None else TimeZone.from_config(cfg.get("clock"))
+        return flag, ident, version, eid
 
-        # smarty security context (LU 3.2.5: security 3 = encrypted and authenticated, 0 = off)
+
+    @staticmethod
+    def _thresholds(cfg):
+        thr = cfg.get("current_thresholds", (0, 0))
+        if (not isinstance(thr, (tuple, list)) or len(thr) != 2 or type(thr[0]) is not int or
+                type(thr[1]) is not int or not 0 <= thr[0] <= 999 or not -99 <= thr[1] <= 999):
+            raise ValueError("P1: current_thresholds must be (import 0..999, export -99..999) A")
+        return thr
+
+    def _security(self, profile, cfg):
+        """The smarty security context (LU 3.2.5: security 3 = encrypted and authenticated, 0 = off);
+        keys stay in this object only."""
         self.security = cfg.get("security", 3 if profile == "smarty" else 0)
         if self.security not in (0, 3) or (self.security and profile != "smarty"):
             raise ValueError("P1: security must be 0, or 3 for smarty")
@@ -439,11 +227,9 @@ class P1Builder:
             self._st = st
             self._iv = bytearray(12)
             self._iv[0:8] = st
-        thr = cfg.get("current_thresholds", (0, 0))
-        if (not isinstance(thr, (tuple, list)) or len(thr) != 2 or type(thr[0]) is not int or
-                type(thr[1]) is not int or not 0 <= thr[0] <= 999 or not -99 <= thr[1] <= 999):
-            raise ValueError("P1: current_thresholds must be (import 0..999, export -99..999) A")
 
+    def _init_state(self, profile):
+        """Diagnostics counters and the per-field register caches (filled on the first build)."""
         # stats (diagnostics, never reset by the builder)
         self.dropped_mbus = 0
         self.dropped_log = 0
@@ -475,6 +261,9 @@ class P1Builder:
         self._txt_src = None
         self._txt_bytes = b""
 
+    def _layout(self, profile, flag, ident, version, eid, thr):
+        """The telegram template: fixed text segments with the positions of their fields, and the
+        variable segments (log, text, demand history, M-Bus) between them; sizes the fixed part."""
         header = "/" + flag + "5" + ident + "\r\n\r\n"
         cur = [header]
         curlen = len(header)
@@ -482,7 +271,7 @@ class P1Builder:
         fixed = 0  # bytes of the variable segments at their minimum
         self._has_log = self._has_text = self._has_dhist = self._has_mbus = False
 
-        for ent in _table(profile):
+        for ent in object_table(profile):
             obis, kind, idig, dec, unit, mode, ph, inst, extra = ent
             if ph > self.phases:
                 continue
@@ -513,7 +302,7 @@ class P1Builder:
                 if extra == "eid":
                     if self.omit_eid:
                         continue
-                    line = obis + "(" + _hexstr(eid) + ")\r\n"
+                    line = obis + "(" + hexstr(eid) + ")\r\n"
                 elif extra == "version":
                     line = obis + "(" + version + ")\r\n"
                 elif extra == "thresholds":
@@ -541,7 +330,7 @@ class P1Builder:
                 self._f_obis.append(obis)
                 self._f_unit.append(unit)
                 self._f_mode.append(mode)
-                self._f_max.append(_P10[idig + dec] - 1)
+                self._f_max.append(P10[idig + dec] - 1)
                 self._f_alts.append(extra if kind == K_REG else None)
                 self._f_slot.append(-1)
                 self._f_shift.append(0)
@@ -571,12 +360,13 @@ class P1Builder:
         self._mv_buf = None
         self._mv = None
 
-        # constant pieces for the variable lines
+    def _make_pieces(self):
+        """Constant pieces of the variable lines, prepared once."""
         self._pc = {}
         for s in ("1-0:99.97.0(", ")(0-0:96.7.19)", ")(", "*s)", "0-0:96.13.0(", "0-0:98.1.0(",
                   ")(1-0:1.6.0)(1-0:1.6.0)", "*kW)", ":24.1.0(", self._mb_obis_id, ":24.2.1(",
                   ":24.2.3(", "*m3)", "*GJ)", "*kWh)"):
-            self._pc[s] = _Piece(s)
+            self._pc[s] = Piece(s)
         pc = self._pc
         self._pc_log_a = pc["1-0:99.97.0("]
         self._pc_log_b = pc[")(0-0:96.7.19)"]
@@ -593,7 +383,7 @@ class P1Builder:
         self._pc_unit = {"m3": pc["*m3)"], "GJ": pc["*GJ)"], "kWh": pc["*kWh)"]}
 
     def _close(self, cur, curlen, fields):
-        tmpl = _Piece("".join(cur))
+        tmpl = Piece("".join(cur))
         self._segs.append((0, tuple(fields), curlen, tmpl))
 
     # ------------------------------------------------------------ public helpers
@@ -702,10 +492,10 @@ class P1Builder:
         buf[pos] = 0x21  # '!'
         pos += 1
         crc = metercrypto.crc16_arc(self._mview(buf)[:pos])
-        buf[pos] = _HEX[(crc >> 12) & 15]
-        buf[pos + 1] = _HEX[(crc >> 8) & 15]
-        buf[pos + 2] = _HEX[(crc >> 4) & 15]
-        buf[pos + 3] = _HEX[crc & 15]
+        buf[pos] = HEX[(crc >> 12) & 15]
+        buf[pos + 1] = HEX[(crc >> 8) & 15]
+        buf[pos + 2] = HEX[(crc >> 4) & 15]
+        buf[pos + 3] = HEX[crc & 15]
         buf[pos + 4] = 13
         buf[pos + 5] = 10
         return pos + 6
@@ -716,7 +506,7 @@ class P1Builder:
         if kind == K_TST:
             self._tst(buf, end - 13, snap.t)
         elif kind == K_REG or kind == K_FLAG:
-            _wdig(buf, end, self._reg(fid, regs), nd, dec)
+            wdig(buf, end, self._reg(fid, regs), nd, dec)
         elif kind == K_CNT:
             if regs is not None and (self._f_slot[fid] >= 0 or regs.has(self._f_obis[fid])):
                 n = self._reg(fid, regs)
@@ -724,7 +514,7 @@ class P1Builder:
                 n = self._cnt[self._f_which[fid]]
                 if n > 99999:
                     n = 99999
-            _wdig(buf, end, n, nd, 0)
+            wdig(buf, end, n, nd, 0)
         elif kind == K_TARIFF:
             n = snap.tariff
             if n is None:
@@ -735,14 +525,14 @@ class P1Builder:
                 n = 0
             elif n > 9999:
                 n = 9999
-            _wdig(buf, end, n, 4, 0)
+            wdig(buf, end, n, 4, 0)
         elif kind == F_DTST:
             dm = snap.demand_month
             self._tst(buf, end - 13, dm[0] if dm else snap.t)
         elif kind == F_DVAL:
             dm = snap.demand_month
             n = dm[1] if dm else 0
-            _wdig(buf, end, 0 if n < 0 else (99999 if n > 99999 else n), 5, 3)
+            wdig(buf, end, 0 if n < 0 else (99999 if n > 99999 else n), 5, 3)
 
     def _reg(self, fid, regs):
         """P1 integer (already scaled to the printed decimals) of register field fid."""
@@ -774,10 +564,10 @@ class P1Builder:
         have = regs.units[s]
         adj = 0
         if want is not None and have != want:
-            if len(have) > 1 and have[1:] == want and have[0] in _PREFIX:
-                adj = _PREFIX[have[0]]
-            elif len(want) > 1 and want[1:] == have and want[0] in _PREFIX:
-                adj = -_PREFIX[want[0]]
+            if len(have) > 1 and have[1:] == want and have[0] in PREFIX:
+                adj = PREFIX[have[0]]
+            elif len(want) > 1 and want[1:] == have and want[0] in PREFIX:
+                adj = -PREFIX[want[0]]
             elif self._f_obis[fid] not in self.unit_mismatch:
                 self.unit_mismatch.append(self._f_obis[fid])
         return regs.scalers[s] + adj + self._f_dec[fid]
@@ -788,11 +578,11 @@ class P1Builder:
         if v <= 0:
             return 0
         if sh >= 0:
-            n = v * _P10[sh] if sh < 10 else v * 10 ** sh
+            n = v * P10[sh] if sh < 10 else v * 10 ** sh
         else:
             if sh <= -10:
                 return 0
-            d = _P10[-sh]
+            d = P10[-sh]
             if mode == M_SAT:
                 n = (v + d // 2) // d
             else:
@@ -905,9 +695,9 @@ class P1Builder:
     # ------------------------------------------------------------ variable writers
     def _w_log(self, buf, pos, evs):
         z = self._z
-        pos = _put(buf, pos, self._pc_log_a)
-        pos = _wuint(buf, pos, z)
-        pos = _put(buf, pos, self._pc_log_b)
+        pos = put(buf, pos, self._pc_log_a)
+        pos = wuint(buf, pos, z)
+        pos = put(buf, pos, self._pc_log_b)
         if z:
             size = evs.size
             cnt = evs.count
@@ -920,18 +710,18 @@ class P1Builder:
                     continue
                 buf[pos] = 0x28
                 self._tst(buf, pos + 1, evs.t[i])
-                pos = _put(buf, pos + 14, self._pc_pp)
+                pos = put(buf, pos + 14, self._pc_pp)
                 d = evs.a[i]
-                _wdig(buf, pos + 10, d if d > 0 else 0, 10, 0)
-                pos = _put(buf, pos + 10, self._pc_s)
+                wdig(buf, pos + 10, d if d > 0 else 0, 10, 0)
+                pos = put(buf, pos + 10, self._pc_s)
                 w += 1
         buf[pos] = 13
         buf[pos + 1] = 10
         return pos + 2
 
     def _w_text(self, buf, pos):
-        pos = _put(buf, pos, self._pc_text)
-        pos = _whex(buf, pos, self._txt_bytes, self._ntext)
+        pos = put(buf, pos, self._pc_text)
+        pos = whex(buf, pos, self._txt_bytes, self._ntext)
         buf[pos] = 0x29
         buf[pos + 1] = 13
         buf[pos + 2] = 10
@@ -939,20 +729,20 @@ class P1Builder:
 
     def _w_dhist(self, buf, pos, dh):
         z = self._ndh
-        pos = _put(buf, pos, self._pc_dh_a)
-        pos = _wuint(buf, pos, z)
-        pos = _put(buf, pos, self._pc_dh_b)
+        pos = put(buf, pos, self._pc_dh_a)
+        pos = wuint(buf, pos, z)
+        pos = put(buf, pos, self._pc_dh_b)
         for k in range(z):
             e = dh[k]
             buf[pos] = 0x28
             self._tst(buf, pos + 1, e[0])
-            pos = _put(buf, pos + 14, self._pc_pp)
+            pos = put(buf, pos + 14, self._pc_pp)
             self._tst(buf, pos, e[1])
-            pos = _put(buf, pos + 13, self._pc_pp)
+            pos = put(buf, pos + 13, self._pc_pp)
             w = e[2]
-            _wdig(buf, pos + 6, 0 if w < 0 else (99999 if w > 99999 else w), 5, 3)
+            wdig(buf, pos + 6, 0 if w < 0 else (99999 if w > 99999 else w), 5, 3)
             buf[pos + 2] = 0x2E
-            pos = _put(buf, pos + 6, self._pc_kw)
+            pos = put(buf, pos + 6, self._pc_kw)
         buf[pos] = 13
         buf[pos + 1] = 10
         return pos + 2
@@ -966,8 +756,8 @@ class P1Builder:
             buf[pos] = 0x30
             buf[pos + 1] = 0x2D
             buf[pos + 2] = cd
-            pos = _put(buf, pos + 3, self._pc_dt)
-            _wdig(buf, pos + 3, dt, 3, 0)
+            pos = put(buf, pos + 3, self._pc_dt)
+            wdig(buf, pos + 3, dt, 3, 0)
             buf[pos + 3] = 0x29
             buf[pos + 4] = 13
             buf[pos + 5] = 10
@@ -977,8 +767,8 @@ class P1Builder:
                 buf[pos] = 0x30
                 buf[pos + 1] = 0x2D
                 buf[pos + 2] = cd
-                pos = _put(buf, pos + 3, self._pc_id)
-                pos = _whex(buf, pos, b, len(b))
+                pos = put(buf, pos + 3, self._pc_id)
+                pos = whex(buf, pos, b, len(b))
                 buf[pos] = 0x29
                 buf[pos + 1] = 13
                 buf[pos + 2] = 10
@@ -986,9 +776,9 @@ class P1Builder:
             buf[pos] = 0x30
             buf[pos + 1] = 0x2D
             buf[pos + 2] = cd
-            pos = _put(buf, pos + 3, self._pc_v3 if emucs and dt == 3 else self._pc_v1)
+            pos = put(buf, pos + 3, self._pc_v3 if emucs and dt == 3 else self._pc_v1)
             self._tst(buf, pos, ct)
-            pos = _put(buf, pos + 13, self._pc_pp)
+            pos = put(buf, pos + 13, self._pc_pp)
             dec = 2 if unit == "GJ" else 3
             sh = dec + sc
             if val <= 0:
@@ -998,9 +788,9 @@ class P1Builder:
             else:
                 n = val // (10 ** -sh)
             n %= 100000000
-            _wdig(buf, pos + 9, n, 8, dec)
+            wdig(buf, pos + 9, n, 8, dec)
             buf[pos + 8 - dec] = 0x2E  # '.'
-            pos = _put(buf, pos + 9, self._pc_unit[unit])
+            pos = put(buf, pos + 9, self._pc_unit[unit])
             buf[pos] = 13
             buf[pos + 1] = 10
             pos += 2

@@ -1,10 +1,15 @@
 # IEC 62056-21 (ex IEC 1107) optical port, meter side: a sans-I/O protocol session.
 #
-# The Session never touches a UART or a clock. The caller feeds it received bytes with the monotonic
-# time in ms (`feed(buf, now_ms, n)`) and calls `poll(now_ms)` every 10-20 ms; both return a list of
-# actions to execute at once, in order:
+# The Session never touches a UART, a clock, storage or a service. The caller feeds it received bytes
+# with the monotonic time in ms (`feed(buf, now_ms, n)`) and calls `poll(now_ms)` every 10-20 ms;
+# both return a list of actions to execute at once, in order (codes in framing.py):
 #   (SEND, bytes-like)   write these bytes to the UART (valid until the next feed/poll call)
 #   (BAUD, baudrate)     re-initialise the UART at this baud, 7E1 (7 data bits, even parity, 1 stop)
+#   (EVENT, code, a, b)  log an event (the port stamps it with the meter time)
+#   (LOCKOUT, record)    persist the 8-byte wrong-password record now: it comes before the answer
+#   (WRITE, i, value)    apply a W1 to registry object i (registry.write(i, value)), then call
+#                        write_done(reason_or_None, now), whose actions are appended to this list
+# Reads (R1, the readout) call the registry's read functions, which are pure getters.
 # The session does all protocol timing itself from the `now_ms` it is given (which may wrap like
 # time.ticks_ms: every difference goes through tdiff()). It estimates when the UART will have
 # shifted out what it was given (10 bit times per character) and
@@ -49,7 +54,8 @@
 #             value unchanged. Every accepted write is logged: events.PARAM_WRITE with a/b = old/new
 #             value as an int, or as the CRC-32 (signed 32 bit) of the text; a short text line also
 #             goes to `Session.audit` (last 8). Write-only (secret) objects log a = b = 0 and never
-#             appear in the audit text; R1 of them answers (ERROR:WRITEONLY).
+#             appear in the audit text; R1 of them answers (ERROR:WRITEONLY). Objects registered
+#             with logged=False (upload chunks) log nothing.
 #          -> SOH B0 ETX BCC (any B) -> no answer; back to 300 baud, IDLE.
 #          -> a NAK -> the last answer is repeated (3 times at most; a NAK is never repeated).
 #   Answers to anything else (all `STX (ERROR:<reason>) ETX BCC`):
@@ -83,7 +89,7 @@
 # PASSWORD_FAIL (a = level), PASSWORD_LOCKOUT (a = lockout seconds), PROGRAMMING_SESSION (a = level
 # on success). Secrets never leave the meter: no R1, no log value, no audit text.
 #
-# Wiring: see optical_service.py (OpticalService, make_optical).
+# Wiring: see ports/optical.py (OpticalPort, make_optical).
 
 try:
     from micropython import const
@@ -93,28 +99,18 @@ except ImportError:  # CPython (host-side tests)
 
 import binascii
 
+from metercrypto import compare_digest
+
 from meter.common import events
+from meter.common.text import sanitize
+from meter.cores.iec62056_21.framing import (SOH, STX, ETX, EOT, ACK, NAK, CR, LF, SEND, BAUD, EVENT,
+                                             LOCKOUT, WRITE, BAUDS, RX_MAX, tdiff, tadd, bcc,
+                                             value_code)
+from meter.cores.iec62056_21.lockout import Lockout
+from meter.cores.iec62056_21.registry import Registry  # noqa: F401 - the session's object table type
 
-SOH = const(1)
-STX = const(2)
-ETX = const(3)
-EOT = const(4)
-ACK = const(6)
-NAK = const(0x15)
-CR = const(13)
-LF = const(10)
-
-SEND = const(1)
-BAUD = const(2)
-
-BAUDS = (300, 600, 1200, 2400, 4800, 9600, 19200)
-
-RX_MAX = const(256)  # longest frame accepted (SOH .. ETX); longer ones get (ERROR:LENGTH)
 ECHO_MAX = const(128)  # echo ring
 ECHO_CONFIRM = const(8)  # matched echo bytes after which they are taken as echo for good
-
-_MASK = const(0x3FFFFFFF)
-_HALF = const(0x20000000)
 
 # session states
 IDLE = const(0)
@@ -133,247 +129,16 @@ _SKIP = const(5)  # over-long command: skip to ETX
 _SKIPBCC = const(6)
 
 
-def tdiff(a, b):
-    """a - b for ms tick values that wrap at 2**30 (or any multiple of it)."""
-    return ((a - b + _HALF) & _MASK) - _HALF
-
-
-def tadd(a, d):
-    return (a + d) & _MASK
-
-
-def bcc(data, start=0, end=-1, acc=0):
-    """IEC 62056-21 block check: XOR of data[start:end], 7 bits."""
-    if end < 0:
-        end = len(data)
-    for i in range(start, end):
-        acc ^= data[i]
-    return acc & 0x7F
-
-
-def ct_equal(a, b):
-    """Constant-time comparison of two byte strings (the length may leak)."""
-    if len(a) != len(b):
-        return False
-    r = 0
-    for i in range(len(a)):
-        r |= a[i] ^ b[i]
-    return r == 0
-
-
-def _crc32(data):
-    try:
-        import metercrypto
-        f = getattr(metercrypto, "crc32", None)
-        if f is not None:
-            return f(data)
-    except ImportError:
-        pass
-    return binascii.crc32(data) & 0xFFFFFFFF
-
-
-def value_code(text):
-    """Event a/b value of a parameter value text: the int if the text (without a '*unit') is a
-    plain decimal integer below 2**30, else the CRC-32 of the text as a signed 32-bit int."""
-    s = text
-    k = s.find("*")
-    if k >= 0:
-        s = s[:k]
-    digits = s[1:] if s[:1] == "-" else s
-    if digits and len(digits) <= 9 and digits.isdigit():
-        return int(s)
-    c = _crc32(text.encode())
-    return c - 0x100000000 if c >= 0x80000000 else c
-
-
-def _sanitize(text, maxlen):
-    """Printable ASCII without the data-set delimiters ( ) * / ! ; cut to maxlen."""
-    out = []
-    for ch in text[:maxlen]:
-        o = ord(ch)
-        out.append(ch if 0x20 <= o < 0x7F and ch not in "()*/!" else "_")
-    return "".join(out)
-
-
-class Lockout:
-    """Wrong-password counter and lockout, shared by all access levels. Persist it with
-    dump()/load(); `on_change()` is called (synchronously, before any answer goes out) whenever the
-    state to persist changed, so a power cut can never give an attacker a free try."""
-
-    VERSION = 1
-
-    def __init__(self, max_fails=3, base_s=60, max_s=86400):
-        self.max_fails = max_fails
-        self.base_s = base_s
-        self.max_s = max_s
-        self.fails = 0  # consecutive failures since the last lockout or success (incl. pending try)
-        self.streak = 0  # lockouts since the last success (the next one lasts base_s << streak)
-        self._until = 0  # tick at which the current lockout ends
-        self._locked = False
-        self._load_s = 0  # remaining seconds loaded from storage, started at the next tick
-        self.on_change = None
-
-    def _changed(self):
-        if self.on_change:
-            self.on_change()
-
-    def tick(self, now):
-        if self._load_s:
-            self._until = tadd(now, self._load_s * 1000)
-            self._locked = True
-            self._load_s = 0
-        if self._locked and tdiff(now, self._until) >= 0:
-            self._locked = False
-
-    def locked(self, now):
-        self.tick(now)
-        return self._locked
-
-    def remaining_s(self, now):
-        if self._load_s:
-            return self._load_s
-        if not self.locked(now):
-            return 0
-        return (tdiff(self._until, now) + 999) // 1000
-
-    def attempt(self):
-        """Count a try before checking it (pessimistic); persisted at once."""
-        self.fails += 1
-        self._changed()
-
-    def success(self):
-        self.fails = 0
-        self.streak = 0
-        self._changed()
-
-    def failure(self, now):
-        """The counted try was wrong. Returns the lockout in seconds if one starts, else 0."""
-        if self.fails < self.max_fails:
-            return 0
-        s = self.base_s << self.streak if self.streak < 20 else self.max_s
-        if s > self.max_s:
-            s = self.max_s
-        self.streak += 1
-        if self.streak > 30:
-            self.streak = 30
-        self.fails = 0
-        self._load_s = 0
-        self._until = tadd(now, s * 1000)
-        self._locked = True
-        self._changed()
-        return s
-
-    def dump(self, now):
-        """8 bytes: version, fails, streak, 0, remaining lockout seconds (u32 LE)."""
-        r = self.remaining_s(now)
-        return bytes((self.VERSION, min(self.fails, 255), min(self.streak, 255), 0,
-                      r & 0xFF, (r >> 8) & 0xFF, (r >> 16) & 0xFF, (r >> 24) & 0xFF))
-
-    def load(self, data):
-        """Restore a dump(); the remaining lockout restarts at the next tick. A bad record raises
-        ValueError and leaves the state as it was."""
-        if data is None or len(data) != 8 or data[0] != self.VERSION or data[3] != 0:
-            raise ValueError("bad lockout record")
-        r = data[4] | (data[5] << 8) | (data[6] << 16) | (data[7] << 24)
-        if r > self.max_s:
-            r = self.max_s
-        self.fails = data[1]
-        self.streak = data[2]
-        self._locked = False
-        self._load_s = r
-
-
-class Registry:
-    """Objects readable (R1) and writable (W1) in programming mode, and the values of the readout.
-
-    register_object(obis, read_fn, write_fn=None, level=1, read_level=1)
-      read_fn() -> value text ('12:00:00', '000123.456*kWh'); None = write-only (a key): never
-      readable. write_fn(text) validates, applies, or raises ValueError(reason) leaving the value as
-      it was. `level` is the access level a write needs, `read_level` the one R1 needs (0 = no
-      password; only level-0 objects may go into the public readout).
-    `fallback(obis) -> text or None` answers reads of anything not registered (the register
-    table, see readout.register_text); such values are level-1 readable and read-only.
-    Lookup is exact, else by the part after 'A-B:' when the request has no group ('1.8.1')."""
-
-    def __init__(self, fallback=None, fallback_codes=None):
-        self.codes = []
-        self.readers = []
-        self.writers = []
-        self.levels = []
-        self.read_levels = []
-        self.fallback = fallback
-        self.fallback_codes = fallback_codes  # callable -> iterable of codes, for short lookups
-
-    def register_object(self, obis, read_fn, write_fn=None, level=1, read_level=1):
-        if obis in self.codes:
-            i = self.codes.index(obis)
-            self.readers[i], self.writers[i] = read_fn, write_fn
-            self.levels[i], self.read_levels[i] = level, read_level
-            return i
-        self.codes.append(obis)
-        self.readers.append(read_fn)
-        self.writers.append(write_fn)
-        self.levels.append(level)
-        self.read_levels.append(read_level)
-        return len(self.codes) - 1
-
-    def find(self, obis):
-        """Index of a registered object, or -1."""
-        try:
-            return self.codes.index(obis)
-        except ValueError:
-            pass
-        if ":" in obis:
-            return -1
-        hit = -1
-        for i in range(len(self.codes)):
-            c = self.codes[i]
-            k = c.find(":")
-            if k >= 0 and c[k + 1:] == obis:
-                if hit >= 0:
-                    return -1  # ambiguous
-                hit = i
-        return hit
-
-    def resolve_fallback(self, obis):
-        """Full code of a fallback object for a (possibly short) code, or None."""
-        if self.fallback is None:
-            return None
-        if ":" in obis or self.fallback_codes is None:
-            return obis
-        hit = None
-        for c in self.fallback_codes():
-            k = c.find(":")
-            if c == obis or (k >= 0 and c[k + 1:] == obis):
-                if hit is not None:
-                    return None
-                hit = c
-        return hit
-
-    def read_public(self, obis):
-        """Value text of a level-0 registered object or of a fallback object (the readout view),
-        or None."""
-        i = self.find(obis)
-        if i >= 0:
-            if self.read_levels[i] == 0 and self.readers[i] is not None:
-                return self.readers[i]()
-            return None
-        if self.fallback is not None:
-            return self.fallback(obis)
-        return None
-
-
 class Session:
     """Meter side of IEC 62056-21. See the module comment for the protocol and the actions.
 
     Session(readout, registry=None, secret=None, manufacturer='OMT', ident='OMT', address='',
-            baud_char='5', rand=None, log=None, lockout=None, hmac=None, **timing)
+            baud_char='5', rand=None, lockout=None, hmac=None, **timing)
       readout()     -> iterable of data lines (str, no CR LF), e.g. readout.Readout.lines
       registry      Registry of R1/W1 objects (None: programming mode has nothing to read or write)
       secret(level) -> bytes or None: level 1 = password, level 2 = HMAC key (e.g. board.keys)
       rand(n)       -> n random bytes (the P0 seed); os.urandom on the boards
-      log(code, a, b)  event sink (OpticalService timestamps it into the EventLog)
-      lockout       a Lockout (persist it); a fresh one if None
+      lockout       a Lockout (restored from storage); a fresh one if None
       hmac(key, msg) -> 32 bytes; default metercrypto.hmac_sha256 when the module has it
                     (False: no P2 at all, it answers (ERROR:UNSUPPORTED))
     Timing keywords (ms): reaction_ms=200, switch_delay_ms=1000, option_timeout_ms=1500,
@@ -381,7 +146,7 @@ class Session:
     """
 
     def __init__(self, readout, registry=None, secret=None, manufacturer="OMT", ident="OMT",
-                 address="", baud_char="5", rand=None, log=None, lockout=None, hmac=None,
+                 address="", baud_char="5", rand=None, lockout=None, hmac=None,
                  reaction_ms=200, switch_delay_ms=1000, option_timeout_ms=1500,
                  char_timeout_ms=1500, prog_idle_ms=60000, nak_window_ms=500, echo_grace_ms=500,
                  tx_window=64):
@@ -389,7 +154,6 @@ class Session:
         self.registry = registry
         self.secret = secret
         self.rand = rand
-        self.log = log
         self.lockout = lockout if lockout is not None else Lockout()
         if hmac is None:
             try:
@@ -401,11 +165,11 @@ class Session:
         if not ("0" <= baud_char <= "6") or len(baud_char) != 1:
             raise ValueError("baud_char")
         self.max_baud = ord(baud_char) - 48
-        mfr = _sanitize(manufacturer, 3)
+        mfr = sanitize(manufacturer, 3)
         if len(mfr) != 3:
             raise ValueError("manufacturer must be 3 characters")
-        self.ident_frame = ("/" + mfr + baud_char + _sanitize(ident, 16) + "\r\n").encode()
-        self.address = _sanitize(address, 32).encode()
+        self.ident_frame = ("/" + mfr + baud_char + sanitize(ident, 16) + "\r\n").encode()
+        self.address = sanitize(address, 32).encode()
         self.reaction_ms = reaction_ms
         self.switch_delay_ms = switch_delay_ms
         self.option_timeout_ms = option_timeout_ms
@@ -416,6 +180,7 @@ class Session:
         self.tx_window = tx_window
         self.audit = []  # last 8 write lines (text)
         self.stats = [0, 0, 0, 0]  # frames ok, NAKs sent, errors sent, sign-ons answered
+        self.faults = 0  # read functions that raised (answered INTERNAL); none expected
         # receiver
         self._rx = bytearray(RX_MAX + 8)
         self._rn = 0
@@ -454,6 +219,8 @@ class Session:
         self._readouts = 0
         self._seedctr = 0
         self._acts = []
+        self._wpend = -1  # registry index of a WRITE handed to the port, until write_done()
+        self._wold = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -516,6 +283,7 @@ class Session:
         self._st = IDLE
         self._want_baud = 0
         self._txq = False
+        self._wpend = -1
         if self._baud != 300:
             self._baud = 300
             self._acts.append((BAUD, 300))
@@ -922,10 +690,10 @@ class Session:
 
     def _answer_error(self, reason, now):
         self.stats[2] += 1
-        self._answer_data("(ERROR:" + _sanitize(reason, 32) + ")", now)
+        self._answer_data("(ERROR:" + sanitize(reason, 32) + ")", now)
 
     def _on_command(self, bcc_byte, now):
-        if self._st != PROG:
+        if self._st != PROG or self._wpend >= 0:  # half duplex: no new command before the answer
             return
         rx = self._rx
         n = self._rn  # rx[0] = SOH ... rx[n-1] = ETX/EOT
@@ -977,11 +745,13 @@ class Session:
         self._answer_error("COMMAND", now)
 
     def _log(self, code, a=0, b=0):
-        if self.log is not None:
-            try:
-                self.log(code, a, b)
-            except Exception:
-                pass
+        self._acts.append((EVENT, code, a, b))
+
+    def _lockout_changed(self, now):
+        lk = self.lockout
+        if lk.changed:
+            lk.changed = False
+            self._acts.append((LOCKOUT, lk.dump(now)))
 
     def _password(self, level, data, now):
         if data is None or len(data) < 2 or data[0] != "(" or data[-1] != ")":
@@ -1012,21 +782,20 @@ class Session:
         if lk.fails >= lk.max_fails:
             # tries counted before a power cut interrupted their check: the lockout is due now
             s = lk.failure(now)
+            self._lockout_changed(now)
             self._log(events.PASSWORD_LOCKOUT, s, 0)
             self._answer_error("LOCKED", now)
             return
-        lk.attempt()  # counted (and persisted) before the check
-        ok = False
-        try:
-            if level == 1:
-                ok = ct_equal(value.encode(), key)
-            else:
-                expect = binascii.hexlify(self.hmac(key, self._seed)[:8]).upper()
-                ok = ct_equal(value.upper().encode(), expect)
-        except Exception:
-            ok = False
+        lk.attempt()  # counted (and persisted: the LOCKOUT action precedes the answer) first
+        self._lockout_changed(now)
+        if level == 1:
+            ok = compare_digest(value.encode(), key)
+        else:
+            expect = binascii.hexlify(self.hmac(key, self._seed)[:8]).upper()
+            ok = compare_digest(value.upper().encode(), expect)
         if ok:
             lk.success()
+            self._lockout_changed(now)
             if level > self._level:
                 self._level = level
             self._log(events.PROGRAMMING_SESSION, level, 0)
@@ -1034,6 +803,7 @@ class Session:
             return
         self._log(events.PASSWORD_FAIL, level, 0)
         s = lk.failure(now)
+        self._lockout_changed(now)
         if s:
             self._log(events.PASSWORD_LOCKOUT, s, 0)
         self._answer_error("PASSWORD", now)
@@ -1064,7 +834,8 @@ class Session:
                     return
                 try:
                     v = rf()
-                except Exception:
+                except Exception:  # noqa: BLE001 - a getter's fault, answered and counted
+                    self.faults += 1
                     self._answer_error("INTERNAL", now)
                     return
                 self._answer_data(reg.codes[i] + "(" + v + ")", now)
@@ -1077,7 +848,8 @@ class Session:
                     return
                 try:
                     v = reg.fallback(full)
-                except Exception:
+                except Exception:  # noqa: BLE001 - a getter's fault, answered and counted
+                    self.faults += 1
                     self._answer_error("INTERNAL", now)
                     return
             if v is None:
@@ -1101,8 +873,7 @@ class Session:
         if self._level < reg.levels[i] or self._level < 1:
             self._answer_error("NOACCESS", now)
             return
-        wf = reg.writers[i]
-        if wf is None:
+        if reg.writers[i] is None:
             self._answer_error("READONLY", now)
             return
         rf = reg.readers[i]
@@ -1110,24 +881,35 @@ class Session:
         try:
             if rf is not None:
                 old = rf()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a broken getter only loses the old value in the log
             old = None
-        try:
-            wf(value)
-        except ValueError as e:
-            reason = e.args[0] if e.args and isinstance(e.args[0], str) else "VALUE"
+        self._wpend = i
+        self._wold = old
+        self._wval = value
+        self._acts.append((WRITE, i, value))
+
+    def write_done(self, reason, now):
+        """The port applied the WRITE action (registry.write): reason None = accepted, else the
+        refusal text. Answers ACK or (ERROR:<reason>), logs PARAM_WRITE (a/b = old/new value code)
+        and the audit line. Returns the action list (appended to the current one)."""
+        i = self._wpend
+        if i < 0:
+            return self._acts
+        self._wpend = -1
+        if reason is not None:
             self._answer_error(reason or "VALUE", now)
-            return
-        except Exception:
-            self._answer_error("INTERNAL", now)
-            return
+            return self._acts
+        reg = self.registry
+        rf = reg.readers[i]
         new = None
         try:
             if rf is not None:
                 new = rf()
-        except Exception:
+        except Exception:  # noqa: BLE001 - as above
             new = None
         code = reg.codes[i]
+        old = self._wold
+        value = self._wval
         if rf is None:
             a = b = 0
             line = "W1 %s <secret> L%d" % (code, self._level)
@@ -1136,9 +918,11 @@ class Session:
             b = value_code(new if new is not None else value)
             shown = new if new is not None else value
             line = "W1 %s %s -> %s L%d" % (code, old, shown, self._level)
-        self._log(events.PARAM_WRITE, a, b)
-        au = self.audit
-        if len(au) >= 8:
-            au.pop(0)
-        au.append(line)
+        if reg.logged[i]:
+            self._log(events.PARAM_WRITE, a, b)
+            au = self.audit
+            if len(au) >= 8:
+                au.pop(0)
+            au.append(line)
         self._answer_byte(ACK, now)
+        return self._acts

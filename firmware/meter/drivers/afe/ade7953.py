@@ -28,7 +28,8 @@
 # 0x120 = 0x30 "optimum setting" after unlocking with 0xFE = 0xAD is from the datasheet too.
 from meter.drivers import afe as A
 from meter.drivers.afe import (E_IMP, E_EXP, E_QPOS, E_QNEG, EK, IK, I_V, I_I, I_P, I_Q, I_S, I_PF,
-                       I_FREQ, I_IN, fraction, smuldiv, muldiv)
+                       I_FREQ, I_IN, fraction)
+from meter.common.arith import muldiv, smuldiv
 
 SAGCYC = 0x000
 LCYCMODE = 0x004

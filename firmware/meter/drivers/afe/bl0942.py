@@ -22,7 +22,8 @@
 # The driver is non-blocking: a 23-byte answer takes ~48 ms at 4800 baud, so read_energy() takes the
 # answer to the request sent at the previous call and sends the next request. Counts are therefore
 # attributed one tick late; no count is lost or double counted.
-from meter.drivers.afe import E_IMP, E_EXP, IK, I_V, I_I, I_P, I_Q, I_S, I_PF, I_FREQ, I_IN, fraction, muldiv, smuldiv
+from meter.drivers.afe import E_IMP, E_EXP, IK, I_V, I_I, I_P, I_Q, I_S, I_PF, I_FREQ, I_IN, fraction
+from meter.common.arith import muldiv, smuldiv
 
 CMD_READ = 0x58
 CMD_WRITE = 0xA8

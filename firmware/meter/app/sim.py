@@ -1,0 +1,189 @@
+# Simulation hooks: the narrow interface a simulation board (unix_sim) drives the app through. Not
+# part of a product image: main.py attaches it only to a board that has `attach()`.
+#
+#   hooks = SimHooks(app); board.attach(hooks)
+#   hooks.query(what, args)    -> JSON-able answer of the rig's `get <what>` (diagnostics, registers)
+#   hooks.command(what, args)  -> JSON-able answer of the rig's `set <what>` (save, settime, text,
+#                                 submeter)
+#   hooks.fast_forward(ms)     jump virtual time, ticking the metering in steps
+#   hooks.run_ticks(ms, tick_ms)  move virtual time with a tick at every multiple of tick_ms
+#
+# Fast-forward: time jumps in steps no longer than the AFE's wrap-safe read interval and the
+# metering tick runs once per step. The services split long ticks exactly at their boundaries, so
+# a simulated year is ~35k steps.
+import binascii
+import gc
+
+from meter.ports.p1 import save_text, TEXT_MAX
+
+FF_STEP_MS = 900 * 1000
+
+
+class SimHooks:
+    def __init__(self, app):
+        self.app = app
+
+    # ------------------------------------------------------------------ virtual time
+    def fast_forward(self, ms):
+        """Jump virtual time `ms` forward, ticking the metering in steps."""
+        app = self.app
+        step = FF_STEP_MS
+        sim = getattr(app.board, "afe_sim", None)
+        if sim is not None and hasattr(sim, "max_step_ms"):
+            step = max(1000, min(step, sim.max_step_ms()))
+        bc = app.board.clock
+        tick = app.metering.tick
+        while ms > 0:
+            d = min(step, ms)
+            bc.jump(d)
+            ms -= d
+            tick()
+
+    def run_ticks(self, ms, tick_ms=1000):
+        """Move virtual time `ms` forward with a metering tick at every virtual-ms multiple of
+        `tick_ms` on the way (ticks stay on the tick grid even when `ms` is not a multiple of it).
+        The unix_sim `sched` command calls this once per load segment."""
+        bc = self.app.board.clock
+        v = bc.sim_ms()
+        end = v + ms
+        nxt = (v // tick_ms + 1) * tick_ms
+        tick = self.app.metering.tick
+        while nxt <= end:
+            bc.jump(nxt - v)
+            v = nxt
+            nxt += tick_ms
+            tick()
+        if end > v:
+            bc.jump(end - v)
+
+    # ------------------------------------------------------------------ queries
+    def query(self, what, args):
+        f = getattr(self, "_q_" + what, None)
+        return f(args) if f is not None else None
+
+    def _q_status(self, args):
+        a = self.app
+        return {"ready": a.ready, "time": a.clock.now(), "valid": a.clock.valid,
+                "restore": a.restore_status, "saves": a.store.saves}
+
+    def _q_registers(self, args):
+        r = self.app.registers
+        return {r.codes[i]: [r.values[i], r.scalers[i], r.units[i]] for i in range(len(r))}
+
+    def _q_energy(self, args):
+        wh, rem, n, d = self.app.metrology.energy(args[0])
+        return [wh, rem, n, d]
+
+    def _q_tariff(self, args):
+        return self.app.tariff_cfg.info()
+
+    def _q_rate(self, args):
+        a = self.app
+        return a.tariff.rate_at(a.clock.now())
+
+    def _q_time(self, args):
+        c = self.app.clock
+        t = c.now()
+        return {"t": t, "valid": c.valid, "dst": c.dst(t), "iso": c.iso(t)}
+
+    def _q_events(self, args):
+        e = self.app.events
+        return [list(e.get(k)) for k in range(len(e))]
+
+    def _q_profile(self, args):
+        lp = self.app.profile
+        n = lp.count()
+        k0 = int(args[0]) if args else 0
+        k1 = min(n, int(args[1]) if len(args) > 1 else k0 + 1)
+        return [list(lp.get(k)) for k in range(k0, k1)]
+
+    def _q_demand(self, args):
+        return [list(self.app.demand.max_demand(ch)) for ch in (0, 1)]
+
+    def _q_billing(self, args):
+        k = int(args[0]) if args else 0
+        r = self.app.billing.get(k)
+        return None if r is None else list(r) if not isinstance(r, dict) else r
+
+    def _q_optical(self, args):
+        return self.app.optical.status()
+
+    def _q_energies(self, args):
+        # every energy accumulator, exact: {obis: [wh, rem]} (value = wh + rem / N Wh)
+        m = self.app.metrology
+        return {o: list(m.energy(o)[:2]) for o in m.acc_obis}
+
+    def _q_mem(self, args):
+        # heap after a full collection (memory tests): free / allocated bytes, metering ticks
+        a = self.app
+        gc.collect()
+        return {"free": gc.mem_free(), "alloc": gc.mem_alloc(), "ticks": a.metrology.ticks,
+                "saves": a.store.saves, "profile": a.profile.records}
+
+    def _q_p1(self, args):
+        p = self.app.p1
+        return None if p is None else {"sent": p.sent, "late": p.late, "fc": p.fc}
+
+    def _q_p1_info(self, args):
+        """What the P1 telegram is built from besides the registers, and diagnostics."""
+        a = self.app
+        p = a.p1
+        if p is None:
+            return None
+        b = p.builder
+        src = a.p1_source
+        subs = [[c[0], c[1], c[2] if isinstance(c[2], str) else c[2].decode(), c[3], c[4], c[5], c[6]]
+                for c in a.submeters.channels()]
+        return {"profile": b.profile, "period": p.period, "sent": p.sent, "late": p.late, "fc": p.fc,
+                "len": p.last_len, "build_ms": p.last_build_ms, "stopped": p.stopped,
+                "errors": [p.build_errors, p.reserve_errors, p.write_errors],
+                "text": binascii.hexlify(src.text).decode(), "submeters": subs,
+                "rate": a.tariff.rate_at(a.clock.now()),
+                "dropped": [b.dropped_mbus, b.dropped_log, b.truncated_text, b.bad_mbus],
+                "demand_month": list(src.demand_month) if src.emucs else None,
+                "demand_hist": [list(e) for e in src.demand_hist] if src.emucs else None}
+
+    def _q_quality(self, args):
+        q = self.app.quality
+        return {"limits": [q.sag_v, q.swell_v, q.hyst, q.min_s, q.fail_v, q.long_s],
+                "state": [list(q.state(ph)) for ph in range(1, q.nph + 1)]}
+
+    # ------------------------------------------------------------------ commands
+    def command(self, what, args):
+        f = getattr(self, "_c_" + what, None)
+        return f(args) if f is not None else None
+
+    def _c_save(self, args):
+        self.app.save()
+        return True
+
+    def _c_settime(self, args):
+        c = self.app.clock
+        c.set(int(args[0]), "sync")
+        return c.now()
+
+    def _c_text(self, args):
+        a = self.app
+        try:
+            text = binascii.unhexlify(args[0]) if args else b""
+        except ValueError:
+            return {"error": "text: not a hex string"}
+        if len(text) > TEXT_MAX:
+            return {"error": "text: longer than %d characters" % TEXT_MAX}
+        try:
+            save_text(a.config_dir, text)
+        except OSError as e:
+            a.board.log("p1: text message not stored: %s" % e)
+        if a.p1 is not None:
+            a.p1_source.text = text
+        return len(text)
+
+    def _c_submeter(self, args):
+        # channel device_type equipment_id capture_time value scaler unit
+        # ("-" for an empty equipment id); a bad reading is refused and changes nothing
+        try:
+            ch, dt, eid, t, v, sc, unit = args[:7]
+            self.app.submeters.set(int(ch), int(dt), "" if eid == "-" else eid, int(t), int(v), int(sc), unit)
+        except ValueError as e:
+            return {"error": "submeter: %s" % e}
+        return True

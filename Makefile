@@ -14,8 +14,12 @@ UNIX_FLAGS := MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 MICROPY_PY_BTREE=0 \
 	FROZEN_MANIFEST=$(ROOT)/host_tools/setup/manifest.py USER_C_MODULES=$(ROOT)/firmware
 P1_PORT ?= 8088
 PYTEST_ARGS ?=
+# pytest workers (pytest-xdist): one per core; every test starts its own rig on its own ports and
+# files, and a MicroPython test file runs whole in one worker (--dist loadfile)
+TEST_WORKERS ?= $(JOBS)
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: all setup deps venv interpreters frozen32 sim test bench natmod clean distclean
+.PHONY: all setup deps venv interpreters frozen32 sim test test-fast bench natmod clean distclean
 
 all: setup
 
@@ -65,7 +69,11 @@ sim: setup
 	@P1_PORT=$(P1_PORT) $(PY) -m host_tools.sim
 
 test: setup
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PYTEST) $(PYTEST_ARGS)
+
+# the edit-test loop: everything but the rig tests (tests/test_rig_*.py, marker "rig")
+test-fast: setup
+	@$(PYTEST) -m "not rig" $(PYTEST_ARGS)
 
 bench: setup
 	@$(PY) -m host_tools.bench

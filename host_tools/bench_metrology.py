@@ -1,4 +1,4 @@
-"""Benchmark of the metering tick with storage, as wired in the app (firmware/meter/app.py).
+"""Benchmark of the metering tick with storage, as wired in the app (firmware/meter/app/__init__.py).
 
     .venv/bin/python -m host_tools.bench_metrology [--ticks N] [--no-callgrind] [--no-rig]
 

@@ -914,7 +914,9 @@ class Rig:
         if not w["event"].wait(timeout):
             with self._lock:
                 self._waiters.pop(seq, None)
-            raise RigError("no answer to %s within %.0f s:\n%s" % (cmd, timeout, self.meter_log()))
+            alive = self.proc is not None and self.proc.poll() is None
+            raise RigError("no answer to %s within %.0f s (firmware process %s):\n%s" % (
+                cmd, timeout, "running" if alive else "gone", self.meter_log()))
         r = w["reply"]
         if r is None:
             raise RigError("meter went away during %s:\n%s" % (cmd, self.meter_log()))

@@ -119,6 +119,12 @@ class MpItem(pytest.Item):
         return self.path, 0, "mp: %s [%s]" % (self.func, self.interp)
 
 
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name.startswith("test_rig_"):
+            item.add_marker(pytest.mark.rig)
+
+
 def pytest_collect_file(parent, file_path):
     if file_path.suffix == ".py" and file_path.name.startswith("mpt_"):
         return MpFile.from_parent(parent, path=file_path)

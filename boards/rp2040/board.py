@@ -42,7 +42,7 @@ SPIS = {
 
 CALIBRATION = {
     # ATM90E32 reset-value gains for a 230 V / 60 A board; replace with the values from the
-    # calibration procedure (firmware/meter/afe/CALIBRATION.md). counts_per_wh = meter_constant / 10.
+    # calibration procedure (firmware/meter/drivers/afe/CALIBRATION.md). counts_per_wh = meter_constant / 10.
     "chip": "atm90e32", "phases": 3, "meter_constant": 10000, "counts_per_wh": 1000, "line_freq": 50,
     "ugain": (0x8000, 0x8000, 0x8000), "igain": (0x8000, 0x8000, 0x8000),
 }

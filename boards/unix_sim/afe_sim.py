@@ -1,6 +1,6 @@
 """Register-level model of an ATM90E32 for the unix_sim board, fed by the rig's load model.
 
-The firmware's real driver (meter/afe/atm90e32.py) talks to it through AfeSimSpi, a fake SPI bus with
+The firmware's real driver (meter/drivers/afe/atm90e32.py) talks to it through AfeSimSpi, a fake SPI bus with
 the board HAL's interface (select(on), transfer(tx, rx), write(buf), readinto(buf, write=0)), so the
 simulation exercises the driver's framing, read-to-clear handling and LastSPIData checks.
 

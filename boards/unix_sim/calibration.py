@@ -1,6 +1,6 @@
 # Calibration of the unix_sim board: a simulated ATM90E32 (boards/unix_sim/afe_sim.py) read by the
-# real driver (firmware/meter/afe/atm90e32.py). The procedure for a real board is in
-# firmware/meter/afe/CALIBRATION.md; the gain values below are the chip's reset values (0x0000 = no
+# real driver (firmware/meter/drivers/afe/atm90e32.py). The procedure for a real board is in
+# firmware/meter/drivers/afe/CALIBRATION.md; the gain values below are the chip's reset values (0x0000 = no
 # correction for offsets, 0x8000 = unity where the register is a gain), which the simulator accepts.
 #
 # meter_constant 110 imp/kWh -> 11 counts per Wh (one energy LSB = 0.01 CF pulse). It is chosen so

@@ -1,4 +1,4 @@
-# Meter clock service and time-zone rules (firmware/meter/clock.py).
+# Meter clock service and time-zone rules (firmware/meter/services/clock.py).
 import eu_dst_ref
 from mptest import eq, raises
 from meter.services import clock as mc

@@ -1,4 +1,4 @@
-# Metrology with the tariff engineer's real Tariff (firmware/meter/tariff.py), when it is present:
+# Metrology with the tariff engineer's real Tariff (firmware/meter/cores/tariff/), when it is present:
 # zero allocation per tick, rate registers summing exactly to the total, no split errors.
 # (The other metrology tests use stand-in tariffs; this one guards the wiring contract.)
 # mp-heap: 1M

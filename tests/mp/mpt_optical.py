@@ -1,4 +1,4 @@
-# IEC 62056-21 meter-side session (firmware/meter/iec62056_21.py): protocol tests in virtual time.
+# IEC 62056-21 meter-side session (firmware/meter/cores/iec62056_21/): protocol tests in virtual time.
 # mp-heap: 256K
 import gc
 

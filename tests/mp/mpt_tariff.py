@@ -1,4 +1,4 @@
-# Tariff engine (firmware/meter/tariff.py): calendar evaluation, special days, seasons, passive
+# Tariff engine (firmware/meter/cores/tariff/): calendar evaluation, special days, seasons, passive
 # activation, exact split, DST days, validation.
 # mp-heap: 256K
 import json

@@ -1,4 +1,4 @@
-# The tariff configuration service (firmware/meter/tariff_service.py) inside MicroPython: staging
+# The tariff configuration service (firmware/meter/services/tariff_config.py) inside MicroPython: staging
 # chunks, commits, atomic files in a config dir, the passive calendar across "reboots" (a new
 # service on the same dir), promotion, corrupt files, recovery of interrupted writes.
 # mp-heap: 256K

@@ -157,15 +157,11 @@ class Billing:
 
     def get(self, k):
         """k-th newest snapshot: (t, counter, {obis: value}, (md_imp, t), (md_exp, t)) or None."""
-        if k < 0:
-            return None
-        if k < self.npend:
-            p = memoryview(self._pend)[(self.npend - 1 - k) * self.psize:]
-        elif self.ring is not None:
-            p = self.ring.read(k - self.npend)
-            if p is None:
-                return None
+        if self.ring is None:
+            p = memoryview(self._pend)[(self.npend - 1 - k) * self.psize:] if 0 <= k < self.npend else None
         else:
+            p = self.ring.nth_newest(k, self._pend, self.npend, self.psize)
+        if p is None:
             return None
         t, counter, n, _ = struct.unpack_from("<iIHH", p, 0)
         if n != len(self.codes):

@@ -186,15 +186,11 @@ class LoadProfile:
 
     def get(self, k):
         """k-th newest record (0 = newest) as (t_end, status, dur, (v0, v1, v2, v3)), or None."""
-        if k < 0:
-            return None
-        if k < self.npend:
-            p = memoryview(self._pend)[(self.npend - 1 - k) * PAYLOAD:]
-        elif self.ring is not None:
-            p = self.ring.read(k - self.npend)
-            if p is None:
-                return None
+        if self.ring is None:
+            p = memoryview(self._pend)[(self.npend - 1 - k) * PAYLOAD:] if 0 <= k < self.npend else None
         else:
+            p = self.ring.nth_newest(k, self._pend, self.npend, PAYLOAD)
+        if p is None:
             return None
         t, st, dur, a, b, c, d = struct.unpack_from("<iBHIIII", p, 0)
         return t, st, dur, (a, b, c, d)

@@ -323,6 +323,16 @@ class RingStore(_Slots):
             events.add(now, _ev.STORAGE_CORRUPT, self.tag, self.corrupt)
         return st
 
+    def nth_newest(self, k, pend, npend, size):
+        """The k-th newest record (0 = newest) counting the npend records of `size` bytes still
+        held back to back in `pend` (not yet appended) before the ring's own: a memoryview of its
+        payload, or None."""
+        if k < 0:
+            return None
+        if k < npend:
+            return memoryview(pend)[(npend - 1 - k) * size:]
+        return self.read(k - npend)
+
     def append_from(self, buf, n, size):
         """Append the first n records of `size` bytes held back to back in buf; returns n."""
         mv = memoryview(buf)

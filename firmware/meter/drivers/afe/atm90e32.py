@@ -72,7 +72,7 @@ FREQ = 0xF8
 MAX_DELTA = 0xFFFF
 PL_NUM = 450000000000
 
-# energy kind -> register base, in channel order E_IMP, E_EXP, E_QPOS, E_QNEG (meter/afe/__init__)
+# energy kind -> register base, in channel order E_IMP, E_EXP, E_QPOS, E_QNEG (meter/drivers/afe/__init__)
 _EBASE = (APENERGY, ANENERGY, RPENERGY, RNENERGY)
 
 

@@ -87,7 +87,7 @@ def main(argv=None):
     ap.add_argument("--ticks", type=int, default=100000)
     ap.add_argument("--no-callgrind", action="store_true")
     a = ap.parse_args([] if argv is None else argv)
-    print("tariff: per-tick cost (NL calendar, account(now, amount, out) per tick)")
+    print("tariff: per-tick cost (NL calendar, split(t0, t1, amount, out) per tick, as the metrology calls it)")
     cases = (("1-s ticks", 1, "tick", a.ticks), ("900-s ticks", 900, "tick", a.ticks // 4),
              ("slow path (seek + day plan)", 0, "seek", a.ticks // 20))
     for interp in ("unix", "unix32"):

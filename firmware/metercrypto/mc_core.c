@@ -1035,7 +1035,9 @@ static void fe_mul(fe h, const uint32_t *f, const uint32_t *g) {
         if (i < 8) {
             t[i + 2] += c;
         } else {
-            t[0] += (c << 4) + (c << 1) + c; // 19c without a 64-bit multiply
+            // 19c (c < 2^37) from 32-bit halves: GCC turns 64-bit shift-and-add forms of it into a
+            // 64-bit multiply, i.e. a libgcc call on armv6m.
+            t[0] += mul32((uint32_t)c, 19) + ((uint64_t)(19 * (uint32_t)(c >> 32)) << 32);
         }
     }
     uint64_t c = t[0] >> 26;

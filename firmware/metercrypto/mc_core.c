@@ -1006,24 +1006,26 @@ static void fe_neg(fe h, const uint32_t *f) {
 
 // Schoolbook product with the reduction folded in: limb pair (i, j) lands on limb i + j, times 2
 // when both are odd (their positions round up twice), times 19 when i + j >= 10 (2^255 = 19).
-// Loose inputs keep every column below 2^60. h may alias f or g.
+// Column k is sum_i f_i g'_{k-i} over gx, where g'_n = g_n and g'_{-m} = 19 g_{10-m}: no branch
+// in the inner loop. Loose inputs keep every column below 2^61. h may alias f or g.
 static void fe_mul(fe h, const uint32_t *f, const uint32_t *g) {
     uint64_t t[10];
-    uint32_t g19[10];
+    uint32_t gx[19], f2[10];
     for (int i = 0; i < 10; i++) {
-        t[i] = 0;
-        g19[i] = 19 * g[i];
+        gx[9 + i] = g[i];
+        f2[i] = (i & 1) ? 2 * f[i] : f[i];
     }
-    for (int i = 0; i < 10; i++) {
-        uint32_t fi = f[i], fi2 = (i & 1) ? 2 * f[i] : f[i];
-        for (int j = 0; j < 10; j++) {
-            uint32_t a = (j & 1) ? fi2 : fi;
-            if (i + j < 10) {
-                t[i + j] += mul32(a, g[j]);
-            } else {
-                t[i + j - 10] += mul32(a, g19[j]);
-            }
+    for (int i = 1; i < 10; i++) {
+        gx[i - 1] = 19 * g[i];
+    }
+    for (int k = 0; k < 10; k++) {
+        const uint32_t *fo = (k & 1) ? f : f2; // odd i meets odd j only in even columns
+        const uint32_t *gk = gx + 9 + k;       // gk[-i] = g'_{k-i}
+        uint64_t acc = 0;
+        for (int i = 0; i < 10; i += 2) {
+            acc += mul32(f[i], gk[-i]) + mul32(fo[i + 1], gk[-i - 1]);
         }
+        t[k] = acc;
     }
     // Carry with constant shifts only (variable 64-bit shifts would call libgcc).
     for (int i = 0; i < 10; i += 2) {

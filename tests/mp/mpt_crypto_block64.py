@@ -2,9 +2,8 @@
 # MISTY1 (STS EA11). Runs in both interpreters (and against the x64 native .mpy via
 # tests/test_crypto_natmod.py). Differential tests: tests/test_crypto_diff.py.
 # mp-heap: 8M
-import gc
 import os
-from mptest import raises, eq
+from mptest import raises, eq, alloc_delta
 
 try:
     from mc_impl import mc  # test hook for the native .mpy (see mpt_crypto.py)
@@ -151,18 +150,6 @@ def test_into_zero_allocation():
         mc.misty1_ecb_encrypt_into(k16, src, dst)
         mc.misty1_ecb_decrypt_into(k16, dst, dst)
 
-    run()
     loops = 5 if QUICK else 100
-    gc.collect()
-    gc.disable()
-    try:
-        before = gc.mem_alloc()
-        i = 0
-        while i < loops:
-            run()
-            i += 1
-        after = gc.mem_alloc()
-    finally:
-        gc.enable()
-    eq(after - before, 0, "bytes allocated by %d rounds of DES/MISTY1 _into calls" % loops)
+    eq(alloc_delta(run, loops), 0, "bytes allocated by %d rounds of DES/MISTY1 _into calls" % loops)
     eq(bytes(dst), bytes(src))

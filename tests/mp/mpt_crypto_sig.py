@@ -3,9 +3,8 @@
 # mp-heap: 8M
 #
 # MC_TEST_QUICK=1 (the valgrind run) skips the million-a vector and the allocation loop.
-import gc
 import os
-from mptest import raises, eq, SkipTest
+from mptest import raises, eq, alloc_delta, SkipTest
 
 try:
     from mc_impl import mc  # test hook for the native .mpy (see mpt_crypto.py)
@@ -185,17 +184,5 @@ def test_zero_allocation():
         mc.ed25519_verify(pk, m2, sig)  # the False path too
         mc.sha512_into(data, out)
 
-    run()
     loops = 3 if QUICK else 20
-    gc.collect()
-    gc.disable()
-    try:
-        before = gc.mem_alloc()
-        i = 0
-        while i < loops:
-            run()
-            i += 1
-        after = gc.mem_alloc()
-    finally:
-        gc.enable()
-    eq(after - before, 0, "bytes allocated by %d rounds of ed25519_verify / sha512_into" % loops)
+    eq(alloc_delta(run, loops), 0, "bytes allocated by %d rounds of ed25519_verify / sha512_into" % loops)

@@ -21,7 +21,10 @@ Prints:
     the interpreter, with and without AES-NI.
  3. Heap bytes allocated per call (gc.mem_alloc delta, GC disabled): 0 for the _into variants,
     the result object otherwise, in both the 64-bit and 32-bit interpreters.
- 4. The native .mpy sizes per architecture found under build/natmod/.
+ 4. Instruction counts (callgrind, per call from Python, loop minus empty loop) for the STS and
+    firmware-update primitives: one DES and one MISTY1 block decrypt (key schedule included), one
+    SHA-512 of 200 KB, one Ed25519 verification (RFC 8032 TEST 3), built-in and x64 .mpy.
+ 5. The native .mpy sizes per architecture found under build/natmod/.
 """
 import json
 import os
@@ -184,6 +187,33 @@ def theirs():  # fresh aes objects (key schedule per call), results allocated
 def theirs_cached():  # aes objects reused: no key schedule, no allocation (floor)
     dec_obj.decrypt(d64, out)
     enc_obj.encrypt(d64, tmp)
+def nothing():
+    pass
+f = %(fn)s
+for _ in range(%(n)d):
+    f()
+"""
+
+PRIM_LOOP = r"""
+import gc
+gc.disable()
+import %(mod)s as mc
+h = bytes.fromhex
+k8 = h("133457799bbcdff1"); k16 = h("00112233445566778899aabbccddeeff")
+blk = h("85e813540f0ab405"); out = bytearray(64); big = bytes(200 * 1024)
+pk = h("fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025")
+sig = h("6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+        "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a")
+msg = h("af82")
+def des():
+    mc.des_ecb_decrypt_into(k8, blk, out)
+def misty1():
+    mc.misty1_ecb_decrypt_into(k16, blk, out)
+def sha512():
+    mc.sha512_into(big, out)
+def ed25519():
+    if not mc.ed25519_verify(pk, msg, sig):
+        raise SystemExit("verify failed")
 def nothing():
     pass
 f = %(fn)s
@@ -396,6 +426,34 @@ def section_callgrind():
     return results
 
 
+def section_primitives():
+    print("\n4. Instructions (callgrind) per call from Python: DES / MISTY1 block decrypt (key schedule")
+    print("   included), SHA-512 of 200 KB, Ed25519 verify (RFC 8032 TEST 3)")
+    if shutil.which("valgrind") is None:
+        print("  skipped: valgrind not installed")
+        return None
+    loops = {"des": 200, "misty1": 200, "sha512": 2, "ed25519": 4}
+    targets = [("built-in", "metercrypto", ())]
+    if natmod_x64():
+        targets.append(("x64 .mpy", "metercrypto_x64", (NATMOD_X64_TEST,)))
+    results = {}
+    with tempfile.TemporaryDirectory() as td:
+        for label, mod, extra in targets:
+            def cost(fn, n):
+                path = os.path.join(td, "prim_%s_%s_%d.py" % (fn, mod, n))
+                with open(path, "w") as f:
+                    f.write(PRIM_LOOP % {"mod": mod, "fn": fn, "n": n})
+                return callgrind_total([MP64, "-X", "heapsize=8M", path], mp_env(extra))
+            for fn, n in loops.items():
+                results[(label, fn)] = (cost(fn, n) - cost("nothing", n)) / n
+    print("  %-28s %14s %14s" % ("operation", "built-in", "x64 .mpy"))
+    for fn, what in (("des", "DES block decrypt"), ("misty1", "MISTY1 block decrypt"),
+                     ("sha512", "SHA-512, 200 KB"), ("ed25519", "Ed25519 verify")):
+        row = [results.get((t[0], fn)) for t in (("built-in",), ("x64 .mpy",))]
+        print("  %-28s %14s %14s" % (what, *["-" if v is None else "%.0f" % v for v in row]))
+    return results
+
+
 def section_alloc():
     print("\n3. Heap bytes allocated per call (64-byte input; gc.mem_alloc delta with the GC disabled)")
     rows = {}
@@ -417,7 +475,7 @@ def section_alloc():
 
 
 def section_sizes():
-    print("\n4. Native module (.mpy) sizes")
+    print("\n5. Native module (.mpy) sizes")
     found = False
     for arch in ("x64", "armv6m", "armv7m", "rv32imc", "xtensawin"):
         p = os.path.join(NATMOD_DIR, arch, "metercrypto.mpy")
@@ -438,6 +496,7 @@ def main():
     section_timing()
     section_callgrind()
     section_alloc()
+    section_primitives()
     section_sizes()
 
 

@@ -1,5 +1,6 @@
-"""Differential tests: metercrypto (in MicroPython) against `cryptography` / zlib / bitwise
-reference code (in CPython), over hypothesis-generated inputs.
+"""Differential tests: metercrypto (in MicroPython) against `cryptography` / hashlib / zlib /
+bitwise reference code (in CPython), over hypothesis-generated inputs. MISTY1 has no peer
+library: its reference is tests/misty1_ref.py, written from RFC 2994.
 
 How it stays fast: hypothesis is used as a *generator* only. For every mode a @given-decorated
 collector is called once at session start (derandomized, no database, so the examples are the
@@ -17,6 +18,7 @@ Targets: `unix`, `unix32` (the built-in module) and `natmod-x64` (the x64 .mpy i
 interpreter; built on demand, skipped with the build log only if it cannot be built).
 MC_DIFF_EXAMPLES overrides the number of examples per mode (default 300).
 """
+import hashlib
 import json
 import os
 import zlib
@@ -28,6 +30,12 @@ from cryptography.hazmat.primitives import cmac as c_cmac
 from cryptography.hazmat.primitives import hashes, hmac as c_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+
+import misty1_ref
 
 from conftest import run_mp
 from crypto_support import TARGETS, ensure_natmod_x64
@@ -131,6 +139,22 @@ def ref_cbc(key, iv, data, encrypt):
 def ref_ctr(key, nonce, data):
     x = Cipher(algorithms.AES(key), modes.CTR(nonce)).encryptor()
     return x.update(data) + x.finalize()
+
+
+def ref_des(key, data, encrypt):
+    # Single DES is TripleDES with K1 = K2 = K3 (EDE collapses to one DES operation).
+    c = Cipher(TripleDES(key * 3), modes.ECB())
+    x = c.encryptor() if encrypt else c.decryptor()
+    return x.update(data) + x.finalize()
+
+
+def ref_ed25519(pk, msg, sig):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    try:
+        Ed25519PublicKey.from_public_bytes(pk).verify(sig, msg)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
 
 
 def ref_cmac(key, data):
@@ -249,6 +273,52 @@ def cases_ctr(p):
     ]
 
 
+def cases_block64(p, name, ref):
+    key, data, encrypt, extra = p
+    want = ref(key, data, encrypt)
+    f = name + ("_ecb_encrypt" if encrypt else "_ecb_decrypt")
+    return [
+        ([f, [H(key), H(data)], {}], ok(H(want))),
+        ([f + "_into", [H(key), W(data), R(1)], {}], ok(N(len(data)), [want])),
+        ([f + "_into", [H(key), H(data), W(b"\xaa" * (len(data) + extra))], {}],
+         ok(N(len(data)), [want + b"\xaa" * extra])),
+    ]
+
+
+def cases_des(p):
+    return cases_block64(p, "des", ref_des)
+
+
+def cases_misty1(p):
+    return cases_block64(p, "misty1", misty1_ref.ecb)
+
+
+def cases_sha512(p):
+    data, outlen = p
+    want = hashlib.sha512(data).digest()
+    n = min(outlen, 64)
+    return [
+        (["sha512", [H(data)], {}], ok(H(want))),
+        (["sha512_into", [H(data), W(bytes(outlen))], {}], ok(N(n), [want[:n] + bytes(outlen - n)])),
+    ]
+
+
+def cases_ed25519(p):
+    """A fresh key pair and message signed by `cryptography`, verified as is or with one part
+    changed; the expected result is cryptography's own verify() on the same (pk, msg, sig)."""
+    seed, msg, what, pos = p
+    sk = Ed25519PrivateKey.from_private_bytes(seed)
+    pk = sk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    sig = sk.sign(msg)
+    if what == "msg":
+        msg = msg + b"\x00" if not msg else mutate(msg, pos, msg[pos % len(msg)] ^ (1 << (pos % 8)))
+    elif what == "sig":
+        sig = mutate(sig, pos, sig[pos % 64] ^ (1 << (pos % 8)))
+    elif what == "pk":
+        pk = mutate(pk, pos, pk[pos % 32] ^ (1 << (pos % 8)))
+    return [(["ed25519_verify", [H(pk), H(msg), H(sig)], {}], ok(ref_ed25519(pk, msg, sig)))]
+
+
 def cases_cmac(p):
     key, data, outlen = p
     ref = ref_cmac(key, data)
@@ -356,8 +426,18 @@ def cases_3of6(p):
     return out
 
 
+blocks8 = st.integers(0, 20).flatmap(lambda n: st.binary(min_size=8 * n, max_size=8 * n))
+
 MODES = {
     "ecb": (st.tuples(keys, blocks, st.booleans()), cases_ecb),
+    "des": (st.tuples(st.binary(min_size=8, max_size=8), blocks8, st.booleans(), st.integers(0, 12)), cases_des),
+    "misty1": (st.tuples(st.binary(min_size=16, max_size=16), blocks8, st.booleans(), st.integers(0, 12)),
+               cases_misty1),
+    "sha512": (st.tuples(st.one_of(data300, st.binary(min_size=500, max_size=3000)), st.integers(1, 80)),
+               cases_sha512),
+    "ed25519": (st.tuples(st.binary(min_size=32, max_size=32), st.one_of(data300, st.binary(max_size=4)),
+                          st.sampled_from(["none", "none", "msg", "sig", "pk"]), st.integers(0, 10000)),
+                cases_ed25519),
     "cbc": (st.tuples(keys, iv16, blocks, st.booleans(), st.integers(0, 20)), cases_cbc),
     "ctr": (st.tuples(keys, nonces, data300), cases_ctr),
     "cmac": (st.tuples(keys, data300, st.integers(1, 24)), cases_cmac),
@@ -515,3 +595,7 @@ def test_diff_examples_cover_edges():
     assert any(w[0] == "exc" for call, w in c["3of6"] if call[0] == "decode_3of6")
     key_lens = {len(call[1][0]) for call, _ in c["cbc"]}
     assert key_lens == {2 + 32, 2 + 48, 2 + 64}
+    verdicts = [w[1] for _, w in c["ed25519"]]
+    assert verdicts.count(True) > 100 and verdicts.count(False) > 50
+    assert any(call[1][1] == "h:" for call, _ in c["ed25519"])  # empty message
+    assert any(call[1][1] == "h:" for call, _ in c["des"])  # empty data

@@ -3,6 +3,8 @@
 What runs under `valgrind --tool=memcheck --error-exitcode=99`:
   - tests/mp/mpt_crypto.py with MC_TEST_QUICK=1 (all known-answer and bad-input tests, minus the
     million-a SHA-256 vector and the two gc.mem_alloc tests, which need the GC);
+  - tests/mp/mpt_crypto_block64.py and mpt_crypto_sig.py (DES, MISTY1, SHA-512, Ed25519) likewise,
+    minus their gc.mem_alloc tests;
   - tests/mp/mpt_crypto_guarded.py: every input and output in its own exact-size malloc() block
     (outside the GC heap), so a one-byte over-read or over-write by the C code is an error;
   - the same guarded exerciser against the x64 native .mpy.
@@ -89,9 +91,16 @@ def test_memcheck_known_answers(tmp_path):
     assert len(passed) >= 25
 
 
+@pytest.mark.parametrize("module", ["mpt_crypto_block64", "mpt_crypto_sig"])
+def test_memcheck_known_answers_new_primitives(module, tmp_path):
+    # DES, MISTY1, SHA-512 and Ed25519 (every RFC 8032 vector, bad lengths, S >= L).
+    passed = check_clean(valgrind_run(tmp_path, module, "test_into_zero_allocation,test_zero_allocation"))
+    assert len(passed) >= 6
+
+
 def test_memcheck_guarded_buffers_builtin(tmp_path):
     passed = check_clean(valgrind_run(tmp_path, "mpt_crypto_guarded"))
-    assert len(passed) == 3
+    assert len(passed) == 4
 
 
 def test_memcheck_guarded_buffers_natmod_x64(tmp_path):
@@ -100,7 +109,7 @@ def test_memcheck_guarded_buffers_natmod_x64(tmp_path):
         pytest.skip(reason)
     passed = check_clean(valgrind_run(tmp_path, "mpt_crypto_guarded", extra_path=[NATMOD_X64_DIR],
                                       impl="metercrypto_x64"))
-    assert len(passed) == 3
+    assert len(passed) == 4
 
 
 def test_memcheck_catches_injected_overread(tmp_path):

@@ -1,6 +1,7 @@
 """The dynamic native module (.mpy) build of metercrypto.
 
-- The full MicroPython test files (mpt_crypto.py, mpt_crypto_guarded.py) run against the x64 .mpy
+- The full MicroPython test files (mpt_crypto.py, mpt_crypto_guarded.py, mpt_crypto_block64.py,
+  mpt_crypto_sig.py) run against the x64 .mpy
   loaded into the 64-bit interpreter (as metercrypto_x64, through the mc_impl hook module).
 - Cross builds for armv6m (RP2040), armv7m and rv32imc (ESP32-C3/C6) link and carry the right
   architecture in the .mpy header (skipped when the cross compiler is missing; xtensawin only
@@ -18,7 +19,7 @@ from crypto_support import NATMOD_X64_DIR, ROOT, ensure_natmod_x64
 MP_DIR = os.path.join(ROOT, "tests", "mp")
 
 
-@pytest.mark.parametrize("module", ["mpt_crypto", "mpt_crypto_guarded"])
+@pytest.mark.parametrize("module", ["mpt_crypto", "mpt_crypto_guarded", "mpt_crypto_block64", "mpt_crypto_sig"])
 def test_mp_tests_against_natmod_x64(module, tmp_path):
     reason = ensure_natmod_x64()
     if reason:

@@ -1,4 +1,5 @@
-// metercrypto core: AES (ECB/CBC/CTR/CMAC/GCM), SHA-256, HMAC-SHA256, CRCs, EN 13757-4 3-of-6.
+// metercrypto core: AES (ECB/CBC/CTR/CMAC/GCM), DES, MISTY1, SHA-256, HMAC-SHA256, SHA-512,
+// Ed25519 signature verification, CRCs, EN 13757-4 3-of-6.
 //
 // Pure C99, no MicroPython dependency, no heap, no static RAM (only const tables), no libc calls,
 // no division and no variable 64-bit shifts (so armv6m/rv32 natmods need no libgcc helpers).
@@ -34,6 +35,26 @@ void mc_ctr_crypt(const mc_aes_t *enc, const uint8_t nonce[16], const uint8_t *s
 // AES-CMAC (SP 800-38B, RFC 4493), full 16-byte tag.
 void mc_cmac(const mc_aes_t *enc, const uint8_t *data, size_t len, uint8_t mac[16]);
 
+// DES (FIPS 46-3), for STS EA09. Round keys: 16 rounds x 8 six-bit groups (128 bytes); the key's
+// parity bits (the low bit of each byte) are ignored, as in the standard.
+typedef struct {
+    uint8_t k[16][8];
+} mc_des_t;
+
+void mc_des_setkey(mc_des_t *ks, const uint8_t key[8]);
+// len must be a multiple of 8; dst may equal src.
+void mc_des_ecb(const mc_des_t *ks, int decrypt, const uint8_t *src, uint8_t *dst, size_t len);
+
+// MISTY1 (RFC 2994, 8 rounds), for STS EA11. Expanded key: EK[0..7] = K, EK[8..15] = K' (the
+// 9/7-bit halves RFC 2994 keeps as EK[16..31] are taken from K' when used). 32 bytes.
+typedef struct {
+    uint16_t ek[16];
+} mc_misty1_t;
+
+void mc_misty1_setkey(mc_misty1_t *ks, const uint8_t key[16]);
+// len must be a multiple of 8; dst may equal src.
+void mc_misty1_ecb(const mc_misty1_t *ks, int decrypt, const uint8_t *src, uint8_t *dst, size_t len);
+
 // AES-GCM (SP 800-38D). ~540 bytes; lives on the caller's stack and must be wiped after use.
 typedef struct {
     mc_aes_t aes;
@@ -64,6 +85,32 @@ void mc_sha256_update(mc_sha256_t *s, const uint8_t *data, size_t len);
 void mc_sha256_final(mc_sha256_t *s, uint8_t out[32]);
 void mc_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 void mc_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *data, size_t len, uint8_t out[32]);
+
+// SHA-512 (FIPS 180-4). 64-bit words: only additions and constant shifts, which every target
+// (armv6m, rv32imc included) compiles inline.
+typedef struct {
+    uint64_t h[8];
+    uint8_t buf[128];
+    uint32_t nbuf;
+    uint64_t total; // bytes hashed so far (the 128-bit length field's high half is always 0)
+} mc_sha512_t;
+
+void mc_sha512_init(mc_sha512_t *s);
+void mc_sha512_update(mc_sha512_t *s, const uint8_t *data, size_t len);
+void mc_sha512_final(mc_sha512_t *s, uint8_t out[64]);
+void mc_sha512(const uint8_t *data, size_t len, uint8_t out[64]);
+
+// Ed25519 signature verification (RFC 8032 5.1.7, pure Ed25519, cofactorless equation
+// [S]B = R + [k]A). Returns 0 for a valid signature, or a negative MC_ED_* reason. Public data
+// only: not constant-time. Stack: about 1.6 KB.
+#define MC_ED_OK 0
+#define MC_ED_BAD_S (-1)       // S >= L (non-canonical scalar: malleability)
+#define MC_ED_BAD_A (-2)       // A: y >= p, x = 0 with the sign bit set, or not on the curve
+#define MC_ED_SMALL_A (-3)     // A has small order ([8]A is the identity)
+#define MC_ED_BAD_R (-4)       // R: as for A
+#define MC_ED_SMALL_R (-5)     // R has small order
+#define MC_ED_MISMATCH (-6)    // [S]B - [k]A != R
+int mc_ed25519_verify(const uint8_t pk[32], const uint8_t *msg, size_t len, const uint8_t sig[64]);
 
 // CRCs. Each takes the running value and returns the new one; pass the documented initial value
 // for a fresh computation. crc16_arc: init 0. crc16_modbus: init 0xFFFF. crc16_en13757: init 0,

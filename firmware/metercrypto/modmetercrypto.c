@@ -1,4 +1,5 @@
-// metercrypto: MicroPython binding of mc_core (AES modes, GCM, CMAC, SHA-256, HMAC, CRCs, 3-of-6).
+// metercrypto: MicroPython binding of mc_core (AES modes, GCM, CMAC, DES, MISTY1, SHA-256, HMAC,
+// SHA-512, Ed25519 verification, CRCs, 3-of-6).
 //
 // One source, two builds:
 //  - user C module (firmware and the Unix interpreters): MICROPY_ENABLE_DYNRUNTIME is not set, the
@@ -140,17 +141,34 @@ static mp_obj_t mc_len_result(size_t n) {
 }
 
 /******************************************************************************/
-// AES block modes. Non-_into: returns new bytes. _into: writes dst, returns bytes written.
+// Block ciphers in ECB: AES (16-byte blocks), DES and MISTY1 (8-byte blocks for STS EA09/EA11).
+// Non-_into: returns new bytes. _into: writes dst, returns bytes written.
 
 #define MC_ENC 1
 #define MC_DEC 0
 
-static mp_obj_t mc_ecb(const mp_obj_t *args, int enc, bool into) {
+#define MC_AES 0
+#define MC_DES 1
+#define MC_MISTY1 2
+
+static mp_obj_t mc_ecb(const mp_obj_t *args, int alg, int enc, bool into) {
     size_t kn, sn, dn = 0;
     const uint8_t *k = mc_in(args[0], &kn);
     const uint8_t *s = mc_in(args[1], &sn);
-    mc_check_key(kn);
-    mc_check_blocks(sn);
+    if (alg == MC_AES) {
+        mc_check_key(kn);
+        mc_check_blocks(sn);
+    } else {
+        if (alg == MC_DES && kn != 8) {
+            mp_raise_ValueError(MP_ERROR_TEXT("DES key must be 8 bytes"));
+        }
+        if (alg == MC_MISTY1 && kn != 16) {
+            mp_raise_ValueError(MP_ERROR_TEXT("MISTY1 key must be 16 bytes"));
+        }
+        if (sn & 7) {
+            mp_raise_ValueError(MP_ERROR_TEXT("data length must be a multiple of 8"));
+        }
+    }
     uint8_t *d;
     mp_obj_t ret;
     if (into) {
@@ -160,41 +178,48 @@ static mp_obj_t mc_ecb(const mp_obj_t *args, int enc, bool into) {
     } else {
         ret = mc_new_bytes(sn, &d);
     }
-    mc_aes_t ctx;
-    if (enc) {
-        mc_aes_setkey_enc(&ctx, k, kn);
-        mc_ecb_encrypt(&ctx, s, d, sn);
+    union {
+        mc_aes_t aes;
+        mc_des_t des;
+        mc_misty1_t misty1;
+    } ctx;
+    if (alg == MC_DES) {
+        mc_des_setkey(&ctx.des, k);
+        mc_des_ecb(&ctx.des, !enc, s, d, sn);
+    } else if (alg == MC_MISTY1) {
+        mc_misty1_setkey(&ctx.misty1, k);
+        mc_misty1_ecb(&ctx.misty1, !enc, s, d, sn);
+    } else if (enc) {
+        mc_aes_setkey_enc(&ctx.aes, k, kn);
+        mc_ecb_encrypt(&ctx.aes, s, d, sn);
     } else {
-        mc_aes_setkey_dec(&ctx, k, kn);
-        mc_ecb_decrypt(&ctx, s, d, sn);
+        mc_aes_setkey_dec(&ctx.aes, k, kn);
+        mc_ecb_decrypt(&ctx.aes, s, d, sn);
     }
     mc_wipe(&ctx, sizeof(ctx));
     return ret;
 }
 
-static mp_obj_t mc_ecb_encrypt_f(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return mc_ecb(args, MC_ENC, false);
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_ecb_encrypt_obj, 2, 2, mc_ecb_encrypt_f);
+// One wrapper per (cipher, direction, one-shot/_into): (key, data) or (key, src, dst).
+#define MC_ECB_FUN(name, alg, enc, into) \
+    static mp_obj_t name##_f(size_t n_args, const mp_obj_t *args) { \
+        (void)n_args; \
+        return mc_ecb(args, alg, enc, into); \
+    } \
+    static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(name##_obj, 2 + into, 2 + into, name##_f);
 
-static mp_obj_t mc_ecb_decrypt_f(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return mc_ecb(args, MC_DEC, false);
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_ecb_decrypt_obj, 2, 2, mc_ecb_decrypt_f);
-
-static mp_obj_t mc_ecb_encrypt_into_f(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return mc_ecb(args, MC_ENC, true);
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_ecb_encrypt_into_obj, 3, 3, mc_ecb_encrypt_into_f);
-
-static mp_obj_t mc_ecb_decrypt_into_f(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return mc_ecb(args, MC_DEC, true);
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_ecb_decrypt_into_obj, 3, 3, mc_ecb_decrypt_into_f);
+MC_ECB_FUN(mc_ecb_encrypt, MC_AES, MC_ENC, 0)
+MC_ECB_FUN(mc_ecb_decrypt, MC_AES, MC_DEC, 0)
+MC_ECB_FUN(mc_ecb_encrypt_into, MC_AES, MC_ENC, 1)
+MC_ECB_FUN(mc_ecb_decrypt_into, MC_AES, MC_DEC, 1)
+MC_ECB_FUN(mc_des_ecb_encrypt, MC_DES, MC_ENC, 0)
+MC_ECB_FUN(mc_des_ecb_decrypt, MC_DES, MC_DEC, 0)
+MC_ECB_FUN(mc_des_ecb_encrypt_into, MC_DES, MC_ENC, 1)
+MC_ECB_FUN(mc_des_ecb_decrypt_into, MC_DES, MC_DEC, 1)
+MC_ECB_FUN(mc_misty1_ecb_encrypt, MC_MISTY1, MC_ENC, 0)
+MC_ECB_FUN(mc_misty1_ecb_decrypt, MC_MISTY1, MC_DEC, 0)
+MC_ECB_FUN(mc_misty1_ecb_encrypt_into, MC_MISTY1, MC_ENC, 1)
+MC_ECB_FUN(mc_misty1_ecb_decrypt_into, MC_MISTY1, MC_DEC, 1)
 
 #define MC_CBC 0
 #define MC_CTR 1
@@ -285,18 +310,19 @@ static MP_NOINLINE void mc_cmac_oneshot(const uint8_t *k, size_t kn, const uint8
 #define MC_CMAC 0
 #define MC_SHA256 1
 #define MC_HMAC 2
+#define MC_SHA512 3
 
 static mp_obj_t mc_digest(const mp_obj_t *args, int alg, bool into) {
     size_t kn = 0, sn, on = 0;
     const uint8_t *k = NULL;
-    if (alg != MC_SHA256) {
+    if (alg == MC_CMAC || alg == MC_HMAC) {
         k = mc_in(*args++, &kn);
     }
     const uint8_t *s = mc_in(args[0], &sn);
     if (alg == MC_CMAC) {
         mc_check_key(kn);
     }
-    size_t full = alg == MC_CMAC ? 16 : 32;
+    size_t full = alg == MC_CMAC ? 16 : alg == MC_SHA512 ? 64 : 32;
     uint8_t *o;
     mp_obj_t ret;
     if (into) {
@@ -313,11 +339,13 @@ static mp_obj_t mc_digest(const mp_obj_t *args, int alg, bool into) {
         ret = mc_new_bytes(full, &o);
     }
     // Compute into a local block so out may alias the input and can be shorter than the digest.
-    uint8_t md[32];
+    uint8_t md[64];
     if (alg == MC_CMAC) {
         mc_cmac_oneshot(k, kn, s, sn, md);
     } else if (alg == MC_SHA256) {
         mc_sha256(s, sn, md);
+    } else if (alg == MC_SHA512) {
+        mc_sha512(s, sn, md);
     } else {
         mc_hmac_sha256(k, kn, s, sn, md);
     }
@@ -363,6 +391,39 @@ static mp_obj_t mc_hmac_sha256_into_f(size_t n_args, const mp_obj_t *args) {
     return mc_digest(args, MC_HMAC, true);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_hmac_sha256_into_obj, 3, 3, mc_hmac_sha256_into_f);
+
+static mp_obj_t mc_sha512_f(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return mc_digest(args, MC_SHA512, false);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_sha512_obj, 1, 1, mc_sha512_f);
+
+static mp_obj_t mc_sha512_into_f(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return mc_digest(args, MC_SHA512, true);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_sha512_into_obj, 2, 2, mc_sha512_into_f);
+
+/******************************************************************************/
+// ed25519_verify(public_key32, message, signature64) -> bool. A wrong signature, a non-canonical
+// or small-order key or R, and S >= L all give False (see README: the checks); only wrong types
+// (TypeError) and lengths (ValueError) raise. Allocates nothing.
+
+static mp_obj_t mc_ed25519_verify_f(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    size_t pn, mn, sn;
+    const uint8_t *pk = mc_in(args[0], &pn);
+    const uint8_t *m = mc_in(args[1], &mn);
+    const uint8_t *sig = mc_in(args[2], &sn);
+    if (pn != 32) {
+        mp_raise_ValueError(MP_ERROR_TEXT("public key must be 32 bytes"));
+    }
+    if (sn != 64) {
+        mp_raise_ValueError(MP_ERROR_TEXT("signature must be 64 bytes"));
+    }
+    return mp_obj_new_bool(mc_ed25519_verify(pk, m, mn, sig) == MC_ED_OK);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_ed25519_verify_obj, 3, 3, mc_ed25519_verify_f);
 
 /******************************************************************************/
 // AES-GCM
@@ -611,6 +672,14 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_compare_digest_obj, 2, 2, mc_compa
     X(MP_QSTR_ecb_decrypt, mc_ecb_decrypt_obj) \
     X(MP_QSTR_ecb_encrypt_into, mc_ecb_encrypt_into_obj) \
     X(MP_QSTR_ecb_decrypt_into, mc_ecb_decrypt_into_obj) \
+    X(MP_QSTR_des_ecb_encrypt, mc_des_ecb_encrypt_obj) \
+    X(MP_QSTR_des_ecb_decrypt, mc_des_ecb_decrypt_obj) \
+    X(MP_QSTR_des_ecb_encrypt_into, mc_des_ecb_encrypt_into_obj) \
+    X(MP_QSTR_des_ecb_decrypt_into, mc_des_ecb_decrypt_into_obj) \
+    X(MP_QSTR_misty1_ecb_encrypt, mc_misty1_ecb_encrypt_obj) \
+    X(MP_QSTR_misty1_ecb_decrypt, mc_misty1_ecb_decrypt_obj) \
+    X(MP_QSTR_misty1_ecb_encrypt_into, mc_misty1_ecb_encrypt_into_obj) \
+    X(MP_QSTR_misty1_ecb_decrypt_into, mc_misty1_ecb_decrypt_into_obj) \
     X(MP_QSTR_cbc_encrypt, mc_cbc_encrypt_obj) \
     X(MP_QSTR_cbc_decrypt, mc_cbc_decrypt_obj) \
     X(MP_QSTR_cbc_encrypt_into, mc_cbc_encrypt_into_obj) \
@@ -627,6 +696,9 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_compare_digest_obj, 2, 2, mc_compa
     X(MP_QSTR_sha256_into, mc_sha256_into_obj) \
     X(MP_QSTR_hmac_sha256, mc_hmac_sha256_obj) \
     X(MP_QSTR_hmac_sha256_into, mc_hmac_sha256_into_obj) \
+    X(MP_QSTR_sha512, mc_sha512_obj) \
+    X(MP_QSTR_sha512_into, mc_sha512_into_obj) \
+    X(MP_QSTR_ed25519_verify, mc_ed25519_verify_obj) \
     X(MP_QSTR_crc16_en13757, mc_crc16_en13757_obj) \
     X(MP_QSTR_crc16_arc, mc_crc16_arc_obj) \
     X(MP_QSTR_crc16_modbus, mc_crc16_modbus_obj) \

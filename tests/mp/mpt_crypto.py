@@ -7,7 +7,7 @@
 import gc
 import os
 import sys
-from mptest import raises, eq, SkipTest
+from mptest import raises, eq, SkipTest, alloc_delta
 
 try:
     # Test hook: tests/test_crypto_natmod.py puts an mc_impl.py on the path that binds `mc` to
@@ -649,20 +649,8 @@ def test_into_zero_allocation():
         mc.crc16_en13757(src)
         mc.crc16_modbus(src)
 
-    run()  # warm up (first calls may intern or cache)
-    loops = 10 if QUICK else 200
-    gc.collect()
-    gc.disable()
-    try:
-        before = gc.mem_alloc()
-        i = 0
-        while i < loops:
-            run()
-            i += 1
-        after = gc.mem_alloc()
-    finally:
-        gc.enable()
-    eq(after - before, 0, "bytes allocated by %d rounds of _into calls" % loops)
+    loops = 10 if QUICK else 200  # alloc_delta warms up first (first calls may intern or cache)
+    eq(alloc_delta(run, loops), 0, "bytes allocated by %d rounds of _into calls" % loops)
     eq(n36, 96)
 
 

@@ -169,3 +169,42 @@ def test_guarded_hashes_crcs_3of6():
             g.free()
     finally:
         g.free()
+
+
+def test_guarded_block64_sha512_ed25519():
+    # DES / MISTY1 _into (also in place), SHA-512 over lengths around its 128-byte block, and
+    # Ed25519 with key, message and signature each in an exact-size block.
+    g = Arena()
+    try:
+        for f_enc, f_dec, f_enc1, kl in ((mc.des_ecb_encrypt_into, mc.des_ecb_decrypt_into, mc.des_ecb_encrypt, 8),
+                                         (mc.misty1_ecb_encrypt_into, mc.misty1_ecb_decrypt_into,
+                                          mc.misty1_ecb_encrypt, 16)):
+            key = g.buf(pattern(kl, 7))
+            for n in (0, 8, 16, 24, 64):
+                data = pattern(n, n)
+                src = g.buf(data)
+                out = g.buf(n)
+                eq(f_enc(key, src, out), n)
+                eq(bytes(out), f_enc1(bytes(key), data))
+                eq(f_dec(key, out, out), n)
+                eq(bytes(out), data)
+            g.free()
+        for n in (0, 1, 111, 112, 127, 128, 129, 255, 256, 300):
+            data = pattern(n, n)
+            src = g.buf(data)
+            out = g.buf(64)
+            eq(mc.sha512_into(src, out), 64)
+            eq(bytes(out), mc.sha512(data))
+            out9 = g.buf(9)
+            eq(mc.sha512_into(src, out9), 9)
+            g.free()
+        # RFC 8032 TEST 3.
+        pk = g.buf(bytes.fromhex("fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025"))
+        sig = g.buf(bytes.fromhex("6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+                                  "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a"))
+        msg = g.buf(b"\xaf\x82")
+        eq(mc.ed25519_verify(pk, msg, sig), True)
+        eq(mc.ed25519_verify(pk, g.buf(b""), sig), False)
+        eq(mc.ed25519_verify(pk, msg[:1], sig), False)
+    finally:
+        g.free()

@@ -22,3 +22,20 @@ def eq(a, b, msg=""):
 
 def is32():
     return sys.maxsize < (1 << 32)
+
+
+def alloc_delta(run, loops):
+    """Heap bytes allocated by `loops` calls of run() (after one warm-up call), GC disabled."""
+    import gc
+    run()
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        i = 0
+        while i < loops:
+            run()
+            i += 1
+        return gc.mem_alloc() - before
+    finally:
+        gc.enable()

@@ -189,9 +189,13 @@ class McuBoard:
     pins:  {name: (gpio, "in"|"out", pull, inverted)}
     uarts: {role: (id, baudrate, kwargs)}   (tx/rx pins as GPIO numbers in kwargs)
     spis:  {name: (id, baudrate, kwargs, cs_gpio)}
-    storage: callable returning the storage object (a raw flash region, else a littlefs file)."""
+    i2c:   (id, freq, {"sda": gpio, "scl": gpio}) of the customer-interface bus, or None
+    ui:    {"display": i2c address of the SSD1306, "keypad": address of the PCF8574}
+    storage: callable returning the storage object (a raw flash region, else a littlefs file).
+    `display` / `keypad` are None when the board has none or the part does not answer at boot
+    (the meter meters without them)."""
 
-    def __init__(self, name, config, pins, uarts, spis, storage):
+    def __init__(self, name, config, pins, uarts, spis, storage, i2c=None, ui=None):
         from machine import Pin
         self.name = name
         self.config = config
@@ -211,6 +215,22 @@ class McuBoard:
             self.storage = FileStorage("/meter.dat", 256 * 1024)
         self.keys = KeyStore()
         self.afe = self._make_afe()
+        self.display = self.keypad = None
+        if i2c is not None:
+            self._make_ui(i2c, ui or {})
+
+    def _make_ui(self, i2c, ui):
+        from machine import I2C, Pin
+        bid, freq, kw = i2c
+        bus = I2C(bid, freq=freq, sda=Pin(kw["sda"]), scl=Pin(kw["scl"]))
+        found = bus.scan()
+        if ui.get("display") in found:
+            from meter.drivers.ssd1306 import SSD1306
+            from meter.drivers.display import TextDisplay
+            self.display = TextDisplay(SSD1306(bus, ui["display"]))
+        if ui.get("keypad") in found:
+            from meter.drivers.keypad import Pcf8574Keypad
+            self.keypad = Pcf8574Keypad(bus, ui["keypad"])
 
     def _make_afe(self):
         from meter.drivers import afe

@@ -334,6 +334,12 @@ class Rig:
         self._loads = {}
         self._cut_real = None
         self._p1_request = 1 if p1_request else 0
+        # the latching supply relay (boards/unix_sim/relay_sim.py): its contact survives power cuts
+        self.relay_closed = True
+        self.relay_fault_kind = "ok"
+        self.relay_log = []  # (vms, closed) contact changes this power-on
+        self.display_lines = [""] * 8
+        self._display_cv = threading.Condition()
         self.powered = False
 
     # ----------------------------------------------------------------------------- lifecycle
@@ -390,6 +396,8 @@ class Rig:
         env["METER_SIM_EPOCH"] = str(self._epoch)
         env["METER_SIM_RATE"] = str(self.time_rate)
         env["METER_SIM_RTC"] = "1" if self.rtc_backup else "0"
+        env["METER_SIM_RELAY"] = "1" if self.relay_closed else "0"
+        env["METER_SIM_RELAY_FAULT"] = self.relay_fault_kind
         if self.config is not None:
             path = os.path.join(self._tmp, "config.json")
             with open(path, "w") as f:
@@ -433,6 +441,7 @@ class Rig:
             raise RigError("firmware did not say hello:\n" + self.meter_log())
         self.powered = True
         self.segments = []
+        self.relay_log = []
         self.epochs.append((self._epoch, self.segments))
         self._vms = 0
         # Re-apply the world's state: loads and input pins persist across power cuts.
@@ -559,7 +568,57 @@ class Rig:
 
     def _apply_load(self, phase, mv, ma, p_mw, q_mvar):
         vms = self._cmd("load", str(phase), str(mv), str(ma), str(p_mw), str(q_mvar))[0]
-        self.segments.append((vms, phase, p_mw, q_mvar))
+        self._segment(vms, phase, p_mw, q_mvar)
+
+    def _segment(self, vms, phase, p_mw, q_mvar):
+        """A load change of the ground truth: what the phase draws from vms on (nothing while the
+        supply relay is open). Kept in virtual-ms order (relay reports arrive on the io thread)."""
+        with self._lock:
+            seg = (vms, phase, p_mw if self.relay_closed else 0, q_mvar if self.relay_closed else 0)
+            k = len(self.segments)
+            while k and self.segments[k - 1][0] > vms:
+                k -= 1
+            self.segments.insert(k, seg)
+
+    # ----------------------------------------------------------------------------- customer side
+    def display(self):
+        """The text lines the meter's display shows now (8 lines, up to 16 characters)."""
+        with self._display_cv:
+            return list(self.display_lines)
+
+    def wait_display(self, text, timeout=5.0):
+        """Wait until `text` appears on some display line; returns the lines (RigError if not)."""
+        end = time.monotonic() + timeout
+        with self._display_cv:
+            while not any(text in ln for ln in self.display_lines):
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise RigError("display never showed %r; it shows %r" % (text, self.display_lines))
+                self._display_cv.wait(left)
+            return list(self.display_lines)
+
+    def keypad(self, keys):
+        """Type keys ('0'-'9', '*', '#') on the meter's keypad; the meter reads one per scan."""
+        return self._cmd("keys", binascii.hexlify(keys.encode()).decode())[0]
+
+    def press_button(self, hold_s=0.2):
+        """Press and release the meter's button (held `hold_s` real seconds)."""
+        self.set_pin("button", 1)
+        time.sleep(hold_s)
+        self.set_pin("button", 0)
+
+    def relay(self):
+        """The supply relay as the rig's model has it: {"closed", "fault", "changes"}."""
+        return {"closed": self.relay_closed, "fault": self.relay_fault_kind,
+                "changes": list(self.relay_log)}
+
+    def relay_fault(self, kind):
+        """Inject a relay fault: "welded" (stays closed), "open_coil" (never moves) or "ok"."""
+        if kind not in ("ok", "welded", "open_coil"):
+            raise ValueError("relay fault: ok, welded or open_coil")
+        self.relay_fault_kind = kind
+        if self.powered:
+            self._cmd("fault", "relay", kind)
 
     def advance(self, seconds):
         """Fast-forward the meter's virtual time by `seconds` (int or float, ms resolution)."""
@@ -868,7 +927,7 @@ class Rig:
             for v, (dur, loads) in zip(marks, part):
                 for ph in (1, 2, 3):
                     mv, ma, pm, q = loads[ph - 1]
-                    self.segments.append((v, ph, pm, q))
+                    self._segment(v, ph, pm, q)
                     self._loads[ph] = (mv, ma, pm, q)
         return self._vms
 
@@ -1035,6 +1094,19 @@ class Rig:
             # the meter set its RTC: the epoch of this power-on's virtual ms changes with it, so the
             # RTC (battery-backed or not, see rtc_backup) continues from the set time after a cut
             self._epoch = int(w[1])
+        elif kind == "relay":
+            closed = w[1] == "1"
+            vms = int(w[2])
+            with self._lock:
+                self.relay_closed = closed
+                self.relay_log.append((vms, closed))
+            for ph, (mv, ma, pm, q) in sorted(self._loads.items()):
+                self._segment(vms, ph, pm, q)
+        elif kind == "disp":
+            text = binascii.unhexlify(w[1]).decode(errors="replace")
+            with self._display_cv:
+                self.display_lines = (text.split("\n") + [""] * 8)[:8]
+                self._display_cv.notify_all()
         elif kind == "hit":
             with self._hit_cv:
                 self.hits.append(line)

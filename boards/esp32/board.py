@@ -7,7 +7,9 @@
 #   P1 request in       GPIO34 (input only)            via optocoupler, active low -> inverted
 #   AFE ATM90E32 HSPI   GPIO14 SCK, GPIO13 MOSI, GPIO26 MISO, GPIO25 CS (avoids strapping GPIO12/15)
 #   CC1101 VSPI         GPIO18 SCK, GPIO23 MOSI, GPIO19 MISO, GPIO5 CSn, GPIO4 GDO0, GPIO16 GDO2
-#   relay coils         GPIO21 (coil A: open), GPIO22 (coil B: close)  latching relay via H-bridge
+#   relay coils         GPIO21 (relay_a: close), GPIO22 (relay_b: open)  latching relay via H-bridge
+#   display + keypad    I2C0 GPIO27 SDA, GPIO15 SCL    SSD1306 128x64 (0x3C), 3x4 keypad on a PCF8574 (0x20);
+#                                                      GPIO15 is a strapping pin: the I2C pull-up keeps it high at boot
 #   relay feedback      GPIO35 (input only)            auxiliary contact, 1 = closed
 #   reconnect button    GPIO0 (BOOT button)            active low -> inverted
 #   pulse LED           GPIO2 (on-board LED)
@@ -39,6 +41,9 @@ SPIS = {
     "radio": (2, 4000000, {"sck": 18, "mosi": 23, "miso": 19}, 5),
 }
 
+I2C = (0, 400000, {"sda": 27, "scl": 15})  # customer interface: SSD1306 display + PCF8574 keypad
+UI = {"display": 0x3C, "keypad": 0x20}
+
 CALIBRATION = {
     "chip": "atm90e32", "phases": 3, "meter_constant": 10000, "counts_per_wh": 1000, "line_freq": 50,
     "ugain": (0x8000, 0x8000, 0x8000), "igain": (0x8000, 0x8000, 0x8000),
@@ -59,4 +64,4 @@ def _storage():
 
 
 def make(config=None):
-    return mcu.McuBoard("esp32", mcu.load_config(config or CONFIG), PINS, UARTS, SPIS, _storage)
+    return mcu.McuBoard("esp32", mcu.load_config(config or CONFIG), PINS, UARTS, SPIS, _storage, I2C, UI)

@@ -8,7 +8,8 @@
 #   P1 request in       GP6                            via optocoupler, active low -> inverted here
 #   AFE ATM90E32 SPI1   GP10 SCK, GP11 MOSI, GP12 MISO, GP13 CS
 #   CC1101 SPI0         GP18 SCK, GP19 MOSI, GP16 MISO, GP17 CSn, GP20 GDO0, GP21 GDO2
-#   relay coils         GP2 (coil A: open), GP3 (coil B: close)   latching relay via H-bridge
+#   relay coils         GP2 (relay_a: close), GP3 (relay_b: open)  latching relay via H-bridge
+#   display + keypad    I2C0 GP8 SDA, GP9 SCL          SSD1306 128x64 (0x3C), 3x4 keypad on a PCF8574 (0x20)
 #   relay feedback      GP7                            auxiliary contact, 1 = closed
 #   reconnect button    GP15                           pull-up, active low -> inverted
 #   pulse LED           GP22                           metrological LED (imp/kWh)
@@ -40,6 +41,9 @@ SPIS = {
     "radio": (0, 4000000, {"sck": 18, "mosi": 19, "miso": 16}, 17),
 }
 
+I2C = (0, 400000, {"sda": 8, "scl": 9})  # customer interface: SSD1306 display + PCF8574 keypad
+UI = {"display": 0x3C, "keypad": 0x20}
+
 CALIBRATION = {
     # ATM90E32 reset-value gains for a 230 V / 60 A board; replace with the values from the
     # calibration procedure (firmware/meter/drivers/afe/CALIBRATION.md). counts_per_wh = meter_constant / 10.
@@ -62,4 +66,4 @@ def _storage():
 
 
 def make(config=None):
-    return mcu.McuBoard("rp2040", mcu.load_config(config or CONFIG), PINS, UARTS, SPIS, _storage)
+    return mcu.McuBoard("rp2040", mcu.load_config(config or CONFIG), PINS, UARTS, SPIS, _storage, I2C, UI)

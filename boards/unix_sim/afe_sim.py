@@ -8,6 +8,8 @@ simulation exercises the driver's framing, read-to-clear handling and LastSPIDat
     spi = AfeSimSpi(sim)
     sim.set_load(phase, mv, ma, p_mw, q_mvar, at_ms)   # phase 1..3 = L1..L3 (as the rig's `load`
                                               # command); p, q signed (+ = import)
+    sim.set_supply(closed, at_ms)             # the supply relay (boards/unix_sim/relay_sim.py):
+                                              # open = the loads draw no current
     sim.advance_to(ms)                        # integrate energy up to virtual ms (reads do it too)
 
 Loads are piecewise constant: a load set at at_ms holds until the next set_load of that phase. Time
@@ -101,6 +103,8 @@ class AfeSim:
         self.ma = [0, 0, 0]
         self.p = [0, 0, 0]
         self.q = [0, 0, 0]
+        self.load = [(0, 0, 0), (0, 0, 0), (0, 0, 0)]  # (ma, p, q) the loads draw when supplied
+        self.supply = True  # the supply relay's contact
         self.freq = 5000  # 0.01 Hz
         self.acc = [0] * 12  # phase * 4 + kind, mW*ms
         self.acc_t = [0] * 4  # totals by kind
@@ -141,15 +145,28 @@ class AfeSim:
         self.t = ms
 
     def set_load(self, phase, mv, ma, p_mw, q_mvar, at_ms=None):
-        """Load of phase 1..3 (L1..L3) from virtual ms at_ms (default: now) on."""
+        """Load of phase 1..3 (L1..L3) from virtual ms at_ms (default: now) on. While the supply
+        relay is open the load draws nothing (the voltage is measured on the line side)."""
         if not 1 <= phase <= 3:
             raise ValueError("phase must be 1..3")
         self.advance_to(self.now_ms_fn() if at_ms is None else at_ms)
         phase -= 1
+        self.load[phase] = (ma, p_mw, q_mvar)
         self.mv[phase] = mv
-        self.ma[phase] = ma
-        self.p[phase] = p_mw
-        self.q[phase] = q_mvar
+        self._apply(phase)
+
+    def set_supply(self, closed, at_ms=None):
+        """The supply relay's contact (all phases) from virtual ms at_ms on: open = no current."""
+        self.advance_to(self.now_ms_fn() if at_ms is None else at_ms)
+        self.supply = bool(closed)
+        for ph in range(3):
+            self._apply(ph)
+
+    def _apply(self, ph):
+        ma, p, q = self.load[ph] if self.supply else (0, 0, 0)
+        self.ma[ph] = ma
+        self.p[ph] = p
+        self.q[ph] = q
 
     def set_frequency(self, mhz):
         self.freq = mhz // 10

@@ -8,13 +8,19 @@
 #   METER_SIM_RATE     virtual ms per real ms (integer; 0 = time moves only when the rig advances it)
 #   METER_SIM_RTC      "1" if the RTC kept time across the power cut (battery-backed), else "0"
 #   METER_SIM_CONFIG   optional JSON file with board config overrides (identity, keys, options)
+#   METER_SIM_RELAY    "1" / "0": the latching supply relay's contact at power-up (it keeps its
+#                      position through a cut), METER_SIM_RELAY_FAULT "ok" | "welded" | "open_coil"
+#
+# Simulated devices: sim_devices.py (clock, pins, UARTs, flash), afe_sim.py (ATM90E32), relay_sim.py
+# (the supply relay), ui_sim.py (display, keypad); rig_link.py serves the link.
 #
 # Link protocol: one line per message, ASCII, space separated, hex for bytes.
 #   rig -> meter: load <seq> <phase> <mV> <mA> <p_mW> <q_mvar> | adv <seq> <ms> | rx <uart> <hex>
 #                 pin <seq> <name> <0|1> | get <seq> <what> | fault <seq> <kind> <arg> | ping <seq>
+#                 keys <seq> <hex> (typed on the keypad) | set <seq> <what> ... | sched ...
 #   meter -> rig: hello unix_sim <vms> | ok <seq> <vms> [json] | err <seq> <reason>
 #                 tx <uart> <hex> | cfg <uart> <baud> <bits> <parity> <stop> | out <pin> <0|1>
-#                 log <text> | hit <fault>
+#                 log <text> | hit <fault> | rtc <epoch> | relay <0|1> <vms> | disp <hex lines>
 # Everything the meter does on the link is in virtual time; `ok` carries the virtual ms at which a
 # command took effect, so the rig can compute ground truth exactly.
 import os
@@ -24,6 +30,8 @@ import binascii
 from calibration import CALIBRATION
 from sim_devices import SimClock, LineClock, SimPin, SimUart, SimStorage
 from rig_link import Link, RigLink
+from relay_sim import RelaySim
+from ui_sim import SimDisplay, SimKeypad
 
 
 def _env(name, default=None):
@@ -81,6 +89,13 @@ class Board:
         self.config_dir = spath.rsplit("/", 1)[0] if "/" in spath else "."
         self.keys = KeyStore(cfg["keys"])
         self.afe = self._make_afe()
+        # the latching supply relay keeps its position across power cuts: the rig tells us where
+        # it was (METER_SIM_RELAY "1" closed / "0" open, METER_SIM_RELAY_FAULT)
+        self.relay_sim = RelaySim(self.clock.sim_ms, self._pins["relay_fb"], self.afe_sim, self.link,
+                                  _env("METER_SIM_RELAY", "1") == "1", _env("METER_SIM_RELAY_FAULT", "ok"))
+        self._pins["relay_a"].watch = self._pins["relay_b"].watch = self.relay_sim.coil
+        self.display = SimDisplay(self.link)
+        self.keypad = SimKeypad()
         self.rig = RigLink(self)  # serves the rig's commands (inputs, time, queries)
 
     def _make_afe(self):
@@ -121,6 +136,7 @@ class Board:
 
     def log(self, text):
         self.link.send("log " + text.replace("\n", " ") + "\n")
+
 
 def make(config=None):
     return Board(config)

@@ -130,7 +130,12 @@ class RigLink:
             seq, kind = w[1], w[2]
             if kind == "torn":
                 self.board.storage.torn_at = int(w[3])
+            elif kind == "relay":
+                self.board.relay_sim.set_fault(w[3])
             self._reply(seq)
+        elif cmd == "keys":
+            self.board.keypad.type(binascii.unhexlify(w[2]).decode())
+            self._reply(w[1])
         elif cmd == "sched":
             self._sched(w[1], int(w[2]), w[3] if len(w) > 3 else "")
         elif cmd == "ping":

@@ -82,8 +82,12 @@ class LineClock:
 
 
 class SimPin:
+    """A pin: outputs are reported to the rig (`out`) and to `watch(name, v)` (a simulated device
+    on the pin, e.g. the relay coils); inputs are set by the rig or a simulated device."""
+
     def __init__(self, link, name, value=0, output=False):
         self.link, self.name, self._v, self.output, self._irq = link, name, value, output, None
+        self.watch = None
 
     def value(self, v=None):
         if v is None:
@@ -93,6 +97,8 @@ class SimPin:
             self._v = v
             if self.output:
                 self.link.send("out %s %d\n" % (self.name, v))
+                if self.watch is not None:
+                    self.watch(self.name, v)
 
     def irq(self, handler=None, trigger=None):
         self._irq = handler

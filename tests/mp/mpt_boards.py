@@ -64,6 +64,18 @@ def _check(name):
     # P1 TX inverted in hardware
     u = b.uart("p1")
     eq(u.kw.get("invert"), machine.UART.INV_TX)
+    # the customer interface on its I2C bus: display and keypad found at their addresses
+    eq(type(b.display).__name__, "TextDisplay")
+    eq(type(b.keypad).__name__, "Pcf8574Keypad")
+    eq(b.keypad.read(), None)  # no key down
+    assert [c for c in created if c[0] == "I2C"], "no I2C bus for the display"
+    # a board without the parts answering still builds (the meter meters without a UI)
+    machine.I2C.devices = []
+    try:
+        b2, _ = _load(name)
+        eq((b2.display, b2.keypad), (None, None))
+    finally:
+        machine.I2C.devices = [0x3C, 0x20]
 
 
 def test_rp2040_board():

@@ -37,8 +37,8 @@ P_MAX_W = 3 * 5000  # loads below: at most 5 kW per phase, import or export
 # flash layout of the unix_sim region (256 KB, 4 KB blocks): STORAGE.md "Layout"
 FLASH_SIZE = 256 * 1024
 BLOCK = 4096
-STATE_BLOCKS = 12  # blocks 0-11
-SLOT = 768  # 750-byte record + 12 header + crc + commit, padded to 16
+STATE_BLOCKS = 10  # blocks 0-9 (then profile, billing, events, credit log)
+SLOT = 1024  # 1000-byte record + 12 header + crc + commit, padded to 16
 PER_BLOCK = BLOCK // SLOT
 NSLOTS = STATE_BLOCKS * PER_BLOCK
 SID_METROLOGY = 0x4D45
@@ -59,7 +59,7 @@ def journal(path):
     for s in range(NSLOTS):
         off = slot_offset(s)
         magic, tag, ver, seq, ln, _ = struct.unpack_from("<HBBIHH", data, off)
-        if magic != 0x4A4D or tag != 1 or ver != 1 or ln > 750:
+        if magic != 0x4A4D or tag != 1 or ver != 1 or ln > 1000:
             continue
         (crc,) = struct.unpack_from("<I", data, off + 12 + ln)
         if crc != zlib.crc32(data[off:off + 12 + ln]):
@@ -157,7 +157,7 @@ def test_power_cut_torture():
             if kind == "warn":
                 rig.power_cut(warn=True)
             elif kind == "torn":
-                n = rnd.choice((0, 1, 11, 12, 13, 400, 511, 512, 513, 767, 768, rnd.randint(0, 780)))
+                n = rnd.choice((0, 1, 11, 12, 13, 400, 511, 512, 513, 1023, 1024, rnd.randint(0, 1040)))
                 rig.power_cut(torn_write=n)
             else:
                 rig.power_cut()

@@ -105,6 +105,8 @@ class AfeSim:
         self.q = [0, 0, 0]
         self.load = [(0, 0, 0), (0, 0, 0), (0, 0, 0)]  # (ma, p, q) the loads draw when supplied
         self.supply = True  # the supply relay's contact
+        self.switch_at = None  # virtual ms at which the relay model moves the contact (pending)
+        self.on_switch = None  # fn(ms): the relay model's move, called when time reaches switch_at
         self.freq = 5000  # 0.01 Hz
         self.acc = [0] * 12  # phase * 4 + kind, mW*ms
         self.acc_t = [0] * 4  # totals by kind
@@ -121,6 +123,14 @@ class AfeSim:
 
     # --- load model ------------------------------------------------------------------------------------
     def advance_to(self, ms):
+        sw = self.switch_at
+        if sw is not None and sw <= ms:  # the relay's contact moves on the way: integrate up to it
+            self.switch_at = None
+            self._integrate(sw)
+            self.on_switch(sw)
+        self._integrate(ms)
+
+    def _integrate(self, ms):
         dt = ms - self.t
         if dt <= 0:
             return

@@ -5,8 +5,9 @@
 #   the coil pins call sim.coil(name, value) on every change
 #
 # Physics kept: a coil pulse shorter than MIN_PULSE_MS moves nothing (the armature needs that long
-# to cross over); driving both coils at once moves nothing; a pulse long enough moves the contact
-# at the end of the pulse. The feedback input reads the contact (1 = closed). While the contact is
+# to cross over); driving both coils at once moves nothing; a coil held on for MIN_PULSE_MS moves
+# the contact at that instant (exactly: the AFE model integrates up to it, see
+# AfeSim.switch_at), however late the driver switches the coil off. The feedback input reads the contact (1 = closed). While the contact is
 # open the AFE model's loads draw no current, so energy stops on the registers exactly then.
 # Faults the rig injects: "welded" (the contact stays closed whatever the coils do), "open_coil"
 # (no coil moves anything), "ok". Every contact change is reported to the rig as
@@ -24,8 +25,10 @@ class RelaySim:
         self.fault = fault
         self.closed = bool(closed)
         self.on = {"relay_a": None, "relay_b": None}  # virtual ms at which a coil was switched on
+        self.target = None  # the position a coil that is on will move the contact to
         self.pulses = 0
         self.moves = 0
+        afe_sim.on_switch = self._move
         fb_pin._set_input(1 if self.closed else 0)
         afe_sim.set_supply(self.closed, now_ms_fn())
 
@@ -36,23 +39,30 @@ class RelaySim:
 
     def coil(self, name, v):
         now = self.now_ms_fn()
+        afe = self.afe
+        afe.advance_to(now)  # a move due before now happens first
         if v:
             self.on[name] = now
+            other = self.on["relay_b" if name == "relay_a" else "relay_a"]
+            closed = name == "relay_a"
+            if other is not None:
+                afe.switch_at = None  # both coils: the armature is held, nothing moves
+            elif (self.fault == "ok" or (self.fault == "welded" and closed)) and closed != self.closed:
+                # the armature crosses over once the coil has been on MIN_PULSE_MS
+                self.target = closed
+                afe.switch_at = now + MIN_PULSE_MS
             return
-        t0 = self.on[name]
+        if self.on[name] is not None:
+            self.pulses += 1
         self.on[name] = None
-        if t0 is None:
+        afe.switch_at = None  # released before the crossing: nothing moved
+
+    def _move(self, at):
+        closed = self.target
+        if closed is None or closed == self.closed:
             return
-        self.pulses += 1
-        other = self.on["relay_b" if name == "relay_a" else "relay_a"]
-        if now - t0 < MIN_PULSE_MS or other is not None or self.fault == "open_coil":
-            return
-        closed = name == "relay_a"
-        if self.fault == "welded" and not closed:
-            return
-        if closed != self.closed:
-            self.closed = closed
-            self.moves += 1
-            self.afe.set_supply(closed, now)
-            self.fb._set_input(1 if closed else 0)
-            self.link.send("relay %d %d\n" % (1 if closed else 0, now))
+        self.closed = closed
+        self.moves += 1
+        self.afe.set_supply(closed, at)
+        self.fb._set_input(1 if closed else 0)
+        self.link.send("relay %d %d\n" % (1 if closed else 0, at))

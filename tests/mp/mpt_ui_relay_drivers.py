@@ -208,8 +208,12 @@ def test_keypad_debounce_once_per_press():
 
 
 def test_sim_relay_model():
+    # the unix_sim relay on the real AFE model: a coil held MIN_PULSE_MS moves the contact at that
+    # virtual instant, however late the coil goes off; shorter pulses and faults move nothing; the
+    # loads draw nothing while the contact is open
     from relay_sim import RelaySim, MIN_PULSE_MS
     from sim_devices import SimPin
+    from afe_sim import AfeSim
 
     class Link:
         def __init__(self):
@@ -218,26 +222,25 @@ def test_sim_relay_model():
         def send(self, t):
             self.sent.append(t)
 
-    class Afe:
-        supply = None
-
-        def set_supply(self, closed, at):
-            self.supply = (closed, at)
-
     now = [1000]
     link = Link()
     fb = SimPin(link, "relay_fb", 1, False)
-    afe = Afe()
+    afe = AfeSim(lambda: now[0], {"meter_constant": 110}, noise=False)
+    afe.set_load(1, 230000, 10000, 2300000, 0, 1000)
     sim = RelaySim(lambda: now[0], fb, afe, link, closed=True)
     sim.coil("relay_b", 1)
     now[0] += MIN_PULSE_MS - 1
     sim.coil("relay_b", 0)
     eq((sim.closed, fb.value()), (True, 1))  # too short: nothing moved
+    on = now[0]
     sim.coil("relay_b", 1)
-    now[0] += 80
+    now[0] += 900000  # the driver releases the coil late (a fast-forward step)
+    afe.advance_to(now[0])
     sim.coil("relay_b", 0)
-    eq((sim.closed, fb.value(), afe.supply), (False, 0, (False, now[0])))
-    eq(link.sent[-1], "relay 0 %d\n" % now[0])
+    eq((sim.closed, fb.value(), afe.supply), (False, 0, False))
+    eq(link.sent[-1], "relay 0 %d\n" % (on + MIN_PULSE_MS))
+    # energy: 2300 W from 1000 to the move, nothing after
+    eq(afe.acc[0], 2300000 * (on + MIN_PULSE_MS - 1000))
     sim.set_fault("open_coil")
     sim.coil("relay_a", 1)
     now[0] += 80
@@ -245,7 +248,18 @@ def test_sim_relay_model():
     eq(sim.closed, False)
     sim.set_fault("ok")
     sim.coil("relay_a", 1)
+    sim.coil("relay_b", 1)  # both coils: held, nothing moves
     now[0] += 80
     sim.coil("relay_a", 0)
-    eq((sim.closed, fb.value()), (True, 1))
+    sim.coil("relay_b", 0)
+    eq(sim.closed, False)
+    sim.coil("relay_a", 1)
+    now[0] += 80
+    sim.coil("relay_a", 0)
+    eq((sim.closed, fb.value(), afe.supply), (True, 1, True))
+    sim.set_fault("welded")
+    sim.coil("relay_b", 1)
+    now[0] += 80
+    sim.coil("relay_b", 0)
+    eq(sim.closed, True)  # welded: the contact stays closed
     raises(ValueError, sim.set_fault, "melted")

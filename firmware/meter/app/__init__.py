@@ -28,9 +28,17 @@ from meter.services import tariff_config
 from meter.services.clock import MeterClock
 from meter.services.metering import Metering
 from meter.services.submeters import SettableSubmeters
+from meter.services.supply import SupplyControl
+from meter.services import supply as supply_mod
+from meter.services import credit as credit_mod
+from meter.cores.prepay.account import Account
+from meter.cores.prepay.friendly import FriendlyPeriods
+from meter.drivers.relay import LatchingRelay
+from meter.ports.customer import CustomerPort
 from meter.ports.p1 import P1Port, load_text
 from meter.ports.p1_snapshot import P1SnapshotSource
 from meter.ports.optical import make_optical
+from meter.ports import optical_objects
 
 SID_CLOCK = 0x434C  # "CL"
 SID_P1 = 0x5031  # "P1"
@@ -50,11 +58,13 @@ class App:
         self.config_dir = getattr(board, "config_dir", "config")
         rejected = self._build_clock_and_tariff()
         self._build_metering()
+        self.pfail = board.pin("pfail")
+        self._build_supply()
         self._build_storage()
         self._restore(rejected)
         self._build_p1()
         self._build_optical()
-        self.pfail = board.pin("pfail")
+        self._build_customer()
         self.pfail.irq(self._on_pfail)
 
     # ------------------------------------------------------------------ building steps
@@ -117,6 +127,28 @@ class App:
         # power quality: sag/swell and power failure counts (after the metrology's voltage registers)
         self.quality = quality.Quality(regs, self.events, m.nph, cfg.get("quality"))
 
+    def _build_supply(self):
+        """Supply control (relay, disconnect control, limiter) and the prepayment credit."""
+        board = self.board
+        cfg = board.config
+        scfg = cfg.get("supply", {})
+        rcfg = scfg.get("relay", {})
+        relay = LatchingRelay(board.pin("relay_a"), board.pin("relay_b"), board.pin("relay_fb"),
+                              rcfg.get("pulse_ms", 80), rcfg.get("settle_ms", 40), rcfg.get("retries", 2))
+        self.supply = sup = SupplyControl(relay, self.pfail, self.registers, self.events, self.clock,
+                                          board.clock, scfg)
+        sup.on_change = self.save  # every transition is durable at once
+        pcfg = dict(cfg.get("prepayment", {}))
+        friendly = FriendlyPeriods(pcfg.pop("friendly", None), self.clock.tz)
+        currency = pcfg.pop("currency", "EUR")
+        dev = board.storage
+        L = self.layout
+        ring = S.RingStore(dev, L["credit"][0], L["credit"][1], credit_mod.TX_RECORD, S.REGION_CREDIT)
+        self.credit = credit_mod.CreditService(Account(pcfg or {"payment_mode": 1}), friendly, sup,
+                                               self.registers, self.events, self.clock, ring,
+                                               self.save, currency)
+        self.credit_ring = ring
+
     def _build_storage(self):
         dev = self.board.storage
         L = self.layout
@@ -131,12 +163,16 @@ class App:
         self.opt_cell = S.StateCell(8, self.save)
         store.add(SID_OPTICAL, self.opt_cell.size, self.opt_cell.dump_into, self.opt_cell.load_from)
         store.add(quality.SECTION, self.quality.state_size, self.quality.dump_into, self.quality.load_from)
+        store.add(supply_mod.SECTION, self.supply.state_size, self.supply.dump_into, self.supply.load_from)
+        store.add(credit_mod.SECTION, self.credit.state_size, self.credit.dump_into, self.credit.load_from)
         self.evstore = S.EventStore(
             S.RingStore(dev, L["events"][0], L["events"][1], S.EVENT_RECORD, S.REGION_EVENTS), self.events)
         self.metering = Metering(self.clock, self.events, self.metrology, self.quality, self.profile,
                                  self.billing, store, self.evstore,
                                  S.SavePolicy(*self.board.config.get("save_policy", (100, 900, 120))),
                                  self.tariff_cfg)
+        self.metering.consumers.append(self.credit.tick)
+        self.metering.consumers.append(self.supply.tick)
 
     def _restore(self, rejected):
         events = self.events
@@ -158,6 +194,9 @@ class App:
             self.quality.power_up(now, saved_t)
         self.profile.open(events, now)
         self.billing.open(events, now)
+        self.credit_ring.open_logged(events, now)
+        self.credit.start(now)
+        self.supply.boot(now)
         self.metrology.start(now)
         self.tariff_cfg.boot(now)
         self.clock.hooks.append(self.metering.clock_adjusted)
@@ -208,6 +247,15 @@ class App:
             except ValueError:
                 self.board.log("optical: lockout record not valid: ignored")
         self.tariff_cfg.register(opt.session.registry, self.metering.tick)
+        optical_objects.register_supply(opt.session.registry, self.supply)
+        optical_objects.register_credit(opt.session.registry, self.credit)
+
+    def _build_customer(self):
+        board = self.board
+        self.customer = CustomerPort(
+            getattr(board, "display", None), getattr(board, "keypad", None), board.pin("button"),
+            getattr(board, "line_clock", None) or board.clock, self.clock, self.credit, self.supply,
+            None, board.config.get("ui"))
 
     # ------------------------------------------------------------------ service entry points
     def tick(self, now=None):
@@ -238,8 +286,15 @@ class App:
 
     async def _poll_task(self):
         opt = self.optical
+        sup = self.supply
+        ui = self.customer
+        n = 0
         while True:
             opt.poll()  # the port's own ticks: real time on the sim (board.line_clock)
+            sup.poll()  # relay pulses (board clock)
+            n += 1
+            if n & 1:
+                ui.poll()  # keypad scan and button every 20 ms
             await asyncio.sleep_ms(10)
 
     async def run(self):

@@ -148,10 +148,46 @@ class SimHooks:
         return {"limits": [q.sag_v, q.swell_v, q.hyst, q.min_s, q.fail_v, q.long_s],
                 "state": [list(q.state(ph)) for ph in range(1, q.nph + 1)]}
 
+    def _q_supply(self, args):
+        sup = self.app.supply
+        d = sup.dc
+        lim = sup.limiter
+        now = self.app.clock.now()
+        return {"control_state": d.control_state, "control_mode": d.control_mode,
+                "output_state": d.output_state, "mismatch": d.mismatch, "failures": sup.failures,
+                "local": sup.local, "pulses": sup.relay.pulses, "busy": sup.relay.busy(),
+                "limiter": {"normal": lim.threshold_normal, "emergency": lim.threshold_emergency,
+                            "active": lim.threshold_active(now), "tripped": lim.tripped,
+                            "over_s": lim.min_over_threshold_duration,
+                            "under_s": lim.min_under_threshold_duration}}
+
+    def _q_credit(self, args):
+        cr = self.app.credit
+        a = cr.acc
+        now = self.app.clock.now()
+        return {"available": a.available(), "token": a.token, "ec_state": a.ec_state,
+                "ec_left": a.ec_left, "ec_used": a.ec_used(), "debt": a.debt, "paid": a.paid,
+                "payment_mode": a.payment_mode, "tx": a.tx, "low": a.low_warning(),
+                "friendly": cr.friendly.active(now) if cr.friendly is not None else False,
+                "unit": "energy" if a.unit == 1 else "currency"}
+
+    def _q_credit_log(self, args):
+        e = self.app.credit.log(int(args[0]) if args else 0)
+        return None if e is None else list(e)
+
+    def _q_display(self, args):
+        return list(self.app.customer.lines())
+
     # ------------------------------------------------------------------ commands
     def command(self, what, args):
         f = getattr(self, "_c_" + what, None)
         return f(args) if f is not None else None
+
+    def _c_topup(self, args):
+        # amount [source]: a top-up through the one credit API (source 3 = test by default)
+        from meter.services.credit import SOURCE_TEST
+        r = self.app.credit.add_credit(int(args[0]), int(args[1]) if len(args) > 1 else SOURCE_TEST)
+        return True if r is None else {"error": r}
 
     def _c_save(self, args):
         self.app.save()

@@ -37,6 +37,35 @@ NAMES = {
     BILLING_RESET: "billing period reset", PROGRAMMING_SESSION: "programming session",
 }
 NAMES[CALENDAR_PASSIVE] = "passive calendar scheduled"
+# supply control and prepayment (codes 50..69): disconnect control (IC 70) transitions carry
+# a = trigger (1 remote disconnect, 2 remote reconnect, 3 manual disconnect, 4 manual reconnect,
+# 5 local disconnect, 6 local reconnect, 7 mode change) and b = cause (see services/supply.py)
+SUPPLY_DISCONNECTED = 50
+SUPPLY_CONNECTED = 51
+SUPPLY_READY = 52  # ready for reconnection
+RELAY_FAILURE = 53  # a = wanted position (1 closed), b = contact found
+LIMITER_OVER = 54  # a = power W, b = active threshold W
+LIMITER_UNDER = 55
+CREDIT_ADDED = 56  # a = amount (units), b = source (1 STS token, 2 management, 3 test)
+CREDIT_LOW = 57  # a = threshold index, b = threshold
+CREDIT_EXHAUSTED = 58  # a = available credit
+EMERGENCY_CREDIT = 59  # a = amount invoked
+PAYMENT_MODE = 60  # a = new payment mode (1 credit, 2 prepayment)
+CONTROL_MODE = 61  # a = new disconnect control mode
+TOKEN_RESULT = 62  # a = STS result code, b = token class << 4 | subclass
+NAMES[SUPPLY_DISCONNECTED] = "supply disconnected"
+NAMES[SUPPLY_CONNECTED] = "supply connected"
+NAMES[SUPPLY_READY] = "ready for reconnection"
+NAMES[RELAY_FAILURE] = "relay failure"
+NAMES[LIMITER_OVER] = "load limiter over threshold"
+NAMES[LIMITER_UNDER] = "load limiter under threshold"
+NAMES[CREDIT_ADDED] = "credit added"
+NAMES[CREDIT_LOW] = "low credit"
+NAMES[CREDIT_EXHAUSTED] = "credit exhausted"
+NAMES[EMERGENCY_CREDIT] = "emergency credit invoked"
+NAMES[PAYMENT_MODE] = "payment mode changed"
+NAMES[CONTROL_MODE] = "disconnect control mode changed"
+NAMES[TOKEN_RESULT] = "token entered"
 # metrology / storage (codes 40..49 reserved for them)
 AFE_ERROR = 40  # metering front-end read failed; a = driver error count
 CALIBRATION_CHANGED = 41  # restored energy state had other AFE constants; a = old N, b = new N

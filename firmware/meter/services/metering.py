@@ -9,9 +9,12 @@
 #   m.power_fail()          the power-fail signal: tick to now, flag the profile, save at once
 #   m.clock_adjusted(old, new)   MeterClock hook: energy until `old` in the old time, then new
 #   m.last_tick             meter second of the latest tick (ports read the registers of it)
+#   m.consumers             services ticked after the metrology, before persistence (credit,
+#                           supply control): fn(now), in order
 #
 # Order inside a tick: energy (metrology: tariff split, demand, profile, billing boundaries),
-# power quality, then persistence. A profile or billing boundary passed in this tick: the state is
+# power quality, the consumers of the registers (credit, supply control), then persistence, so the
+# state journal always holds registers and credit of the same instant. A profile or billing boundary passed in this tick: the state is
 # saved first, then the records are written. A cut in between loses the record (the next interval
 # difference covers it); the other order would let a restore from an older state close the
 # interval a second time. Afterwards the tariff configuration persists a calendar promotion that
@@ -32,6 +35,7 @@ class Metering:
         self.evstore = evstore
         self.policy = policy
         self.tariff_cfg = tariff_cfg
+        self.consumers = []
         self.last_tick = clock.now()
 
     def tick(self, now=None):
@@ -40,6 +44,8 @@ class Metering:
             now = self.clock.now()
         m.tick(now)
         self.quality.tick(now)
+        for c in self.consumers:
+            c(now)
         self.last_tick = now
         lp = self.profile
         bl = self.billing

@@ -23,15 +23,19 @@ import struct
 from meter.common import events as _ev
 from meter.common.crc import crc32
 
-# state journal record capacity: 750 bytes -> 768-byte slots, 5 per 4 KB erase block (the app's
-# sections use ~450 bytes today: metrology 360, demand 60, profile 16, billing 12, others)
-STATE_RECORD = 750
+# state journal record capacity: 1000 bytes -> 1024-byte slots, 4 per 4 KB erase block. Everything
+# that must stay consistent with the energy registers is in one record, written atomically: the
+# metering sections (~450 bytes: metrology 360, demand 60, profile 16, billing 12, ...), supply
+# control (~50), the credit account with the last values of the rate registers it charged (~104)
+# and the STS token memory.
+STATE_RECORD = 1000
 
 # region ids (events a = region id)
 REGION_STATE = 1
 REGION_PROFILE = 2
 REGION_BILLING = 3
 REGION_EVENTS = 4
+REGION_CREDIT = 5
 
 # load status
 FRESH = 0  # region blank: first start
@@ -561,9 +565,10 @@ class EventStore:
 # --- default layout -------------------------------------------------------------------------------
 
 def layout(dev, profile_records=60 * 96 + 1, profile_record=32, billing_records=13, billing_record=256,
-           event_records=256, state_blocks=None):
+           event_records=256, credit_records=128, credit_record=32, state_blocks=None):
     """Split the device into regions; returns {name: (first_block, nblocks)} for 'state', 'profile',
-    'billing', 'events'. The state journal gets what is left (at least 4 blocks)."""
+    'billing', 'events', 'credit' (the prepayment transaction log). The state journal gets what is
+    left (at least 4 blocks)."""
     bs = dev.block_size
     nb = dev.size // bs
 
@@ -574,16 +579,16 @@ def layout(dev, profile_records=60 * 96 + 1, profile_record=32, billing_records=
     p = blocks_for(profile_records, profile_record)
     b = blocks_for(billing_records, billing_record)
     e = blocks_for(event_records, EVENT_RECORD)
-    s = nb - p - b - e if state_blocks is None else state_blocks
-    if s < 4 or p + b + e + s > nb:
-        raise ValueError("storage region too small: %d blocks for %d+%d+%d+4" % (nb, p, b, e))
+    c = blocks_for(credit_records, credit_record)
+    s = nb - p - b - e - c if state_blocks is None else state_blocks
+    if s < 4 or p + b + e + c + s > nb:
+        raise ValueError("storage region too small: %d blocks for %d+%d+%d+%d+4" % (nb, p, b, e, c))
     first = 0
     out = {}
-    for name, n in (("state", s), ("profile", p), ("billing", b), ("events", e)):
+    for name, n in (("state", s), ("profile", p), ("billing", b), ("events", e), ("credit", c)):
         out[name] = (first, n)
         first += n
     return out
-
 
 
 class StateCell:

@@ -9,8 +9,6 @@ import machine
 
 from meter.common import timeutil
 
-_PERIOD = 1 << 30
-
 
 class McuClock:
     """Board clock on machine.RTC plus ticks_ms. The RTC is read once at start (and after

@@ -18,8 +18,14 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   it took effect, so ``truth()`` is exact.
 - **Power**: ``power_cut()`` kills the interpreter (optionally after raising the power-fail signal,
   or in the middle of a storage write); ``power_restore()`` restarts it on the same storage file.
-- **Pins**: ``set_pin(name, v)`` for inputs (p1_req, button, cover, relay_fb, pfail); ``outputs``
+- **Pins**: ``set_pin(name, v)`` for inputs (p1_req, button, cover, pfail); ``outputs``
   records what the meter drives (relay coils, LEDs).
+- **The supply relay** (boards/unix_sim/relay_sim.py, in the firmware process): a bistable model
+  behind the coils and the feedback pin; ``relay()`` -> {closed, fault, changes}, ``relay_fault(
+  "welded" | "open_coil" | "ok")``. Its contact survives power cuts. While it is open the loads
+  draw nothing, in the AFE model and in ``truth()``.
+- **The customer**: ``display()`` (8 text lines), ``wait_display(text)``, ``keypad("123#")``,
+  ``press_button()``.
 - **Load schedules and exact truth in counts**: ``schedule(segments, tick_ms=1000)`` runs many
   (duration_ms, loads L1..L3) segments inside the firmware (link ``sched``) with a metering tick at
   every multiple of tick_ms, no round trip per tick (~10^4 ticks/s); ``truth_energy()`` gives every
@@ -35,7 +41,8 @@ storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, 
 close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
 set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, optical_port, wire,
 config_dir, storage_path, query, command, registers, register, truth, truth_energy, truth_counts,
-counts_at, counts_per_wh, energy_mwms, load_raw, schedule, meter_log. Errors raise RigError.
+counts_at, counts_per_wh, energy_mwms, load_raw, schedule, meter_log, display, wait_display,
+keypad, press_button, relay, relay_fault. Errors raise RigError.
 """
 import binascii
 import bisect
@@ -122,8 +129,9 @@ def build_frozen_interp():
     manifest = os.path.join(obj, "manifest.py")
     text = ('include("$(MPY_DIR)/extmod/asyncio")\n'
             'package("meter", base_path=%r)\n' % os.path.join(ROOT, "firmware"))
-    for name in ("board.py", "sim_devices.py", "rig_link.py", "afe_sim.py", "calibration.py"):
-        text += 'module(%r, base_path=%r)\n' % (name, os.path.join(ROOT, "boards", "unix_sim"))
+    sim_dir = os.path.join(ROOT, "boards", "unix_sim")
+    for name in sorted(n for n in os.listdir(sim_dir) if n.endswith(".py")):
+        text += 'module(%r, base_path=%r)\n' % (name, sim_dir)
     with open(os.path.join(obj, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = None
@@ -602,10 +610,13 @@ class Rig:
         return self._cmd("keys", binascii.hexlify(keys.encode()).decode())[0]
 
     def press_button(self, hold_s=0.2):
-        """Press and release the meter's button (held `hold_s` real seconds)."""
+        """Press the meter's button for `hold_s` real seconds, then release it and wait as long
+        again (as a finger does: the meter debounces over its 20 ms scans, and a second press must
+        follow a release it has seen)."""
         self.set_pin("button", 1)
         time.sleep(hold_s)
         self.set_pin("button", 0)
+        time.sleep(hold_s)
 
     def relay(self):
         """The supply relay as the rig's model has it: {"closed", "fault", "changes"}."""

@@ -9,6 +9,8 @@ import socket
 import binascii
 import asyncio
 
+_HEX = b"0123456789abcdef"
+
 
 class Link:
     """The loopback TCP link to the rig. Writes are immediate (loopback); reads are handled by the
@@ -23,12 +25,37 @@ class Link:
         self.sock = s
         self.stream = asyncio.StreamReader(s)
         self.pending = b""
+        # a line of hex built in place: a 96 KB heap (the frozen proxy) has no room for a 600-byte
+        # string per UART chunk once it is fragmented
+        self._line = bytearray(16 + 2 * self.HEX_MAX + 1)
+        self._mv = memoryview(self._line)
+
+    HEX_MAX = 256  # data bytes per line (longer writes become several lines)
 
     def send(self, text):
         self._out(text.encode())
 
     def send_bytes(self, prefix, data):
-        self._out(prefix.encode() + binascii.hexlify(data) + b"\n")
+        line = self._line
+        mv = self._mv
+        p = len(prefix)
+        for i in range(p):
+            line[i] = ord(prefix[i])
+        n = len(data)
+        off = 0
+        while True:
+            k = n - off if n - off < self.HEX_MAX else self.HEX_MAX
+            j = p
+            for i in range(off, off + k):
+                c = data[i]
+                line[j] = _HEX[c >> 4]
+                line[j + 1] = _HEX[c & 15]
+                j += 2
+            line[j] = 10
+            self._out(mv[:j + 1])
+            off += k
+            if off >= n:
+                return
 
     def _out(self, b):
         if self.pending:
@@ -42,7 +69,7 @@ class Link:
         if n is None:
             n = 0
         if n < len(b):
-            self.pending = b[n:]
+            self.pending = bytes(b[n:])
 
     def _try_flush(self):
         try:

@@ -4,9 +4,6 @@ import os
 import time
 import asyncio
 
-_PERIOD = 1 << 30
-
-
 class SimClock:
     """Virtual clock: vms = virtual ms since start. Real time drives it at `rate` (x real time);
     the rig can jump it forward (fast-forward)."""
@@ -45,12 +42,13 @@ class SimClock:
         return self.epoch + v // 1000, v % 1000
 
     def ticks_ms(self):
-        return self.sim_ms() % _PERIOD
+        # wraps at 2**30 like time.ticks_ms; masked with a small-int constant (1 << 30 itself is a
+        # long int on 32-bit builds: `% (1 << 30)` would allocate on every call)
+        return self.sim_ms() & 0x3FFFFFFF
 
     @staticmethod
     def ticks_diff(a, b):
-        d = (a - b) % _PERIOD
-        return d - _PERIOD if d >= _PERIOD // 2 else d
+        return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
     def set_time(self, t):
         self.epoch = t - self.sim_ms() // 1000

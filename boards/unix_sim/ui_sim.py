@@ -1,8 +1,6 @@
 # The customer interface of the unix_sim board: the display reports its text to the rig, the keypad
 # types what the rig sends. Same interfaces as the MCU parts (meter/drivers/display.py TextDisplay.show,
 # meter/drivers/keypad.py Pcf8574Keypad.read).
-import binascii
-
 _KEYS = {c: c for c in "0123456789*#"}
 
 
@@ -53,7 +51,3 @@ class SimKeypad:
         self._head = (self._head + 1) % len(self._q)
         self._n -= 1
         return _KEYS[chr(c)]
-
-
-def hexline(data):
-    return binascii.hexlify(data).decode()

@@ -71,10 +71,20 @@ def test_output_follows_the_contact_not_the_wish():
     eq(d.output_state, True)
     eq(d.contact(False), False)
     eq(d.output_state, False)
-    # no pulse when the contact already is where the new state wants it
-    d = make(1, 0, contact=True)  # disconnected but the contact is (still) closed
-    d.trigger(dc.REMOTE_RECONNECT)  # 0 -> 2 in mode 1: wants open, the contact is closed
-    eq([a for a in d.actions if a[0] == dc.SWITCH], [(dc.SWITCH, False)])
+    # the coils pulse when the wanted position changes, not to chase a contact that did not follow
+    # (that is a relay failure, reported by the relay owner): a transition that keeps wanting the
+    # same position pulses nothing
+    d = make(1, 0, contact=True)  # disconnected (commanded open) but the contact stayed closed
+    eq(d.mismatch, True)
+    d.trigger(dc.REMOTE_RECONNECT)  # 0 -> 2 in mode 1: still wants open
+    eq([a for a in d.actions if a[0] == dc.SWITCH], [])
+    # ... and a wish that changes while a pulse is under way (output_state still the old one)
+    d = make(1, 1)
+    d.trigger(dc.REMOTE_DISCONNECT)
+    d.trigger(dc.REMOTE_RECONNECT)  # mode 1: 0 -> 2, still open
+    eq([a for a in d.actions if a[0] == dc.SWITCH], [])
+    d.trigger(dc.MANUAL_RECONNECT)  # 2 -> 1: close again, although output_state never changed
+    eq([a for a in d.actions if a[0] == dc.SWITCH], [(dc.SWITCH, True)])
 
 
 def test_mode_0_and_bad_input():

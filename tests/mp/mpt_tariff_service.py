@@ -71,7 +71,7 @@ def make(d, t, text=NL):
     clock = mc.MeterClock(board, log, json.loads(text).get("clock"))
     clock.start()
     tariff = tf.Tariff(tcal.load_json(text), clock.tz, log, clock)
-    svc = ts.TariffService(tariff, clock, log, d, text, None)
+    svc = ts.TariffService(tariff, clock, log, d, ts.crc32(text), None)
     svc.boot(clock.now())
     return board, clock, tariff, svc, log
 
@@ -445,3 +445,50 @@ def test_fat_rename_and_cuts_in_between():
                 _clean(d)
     finally:
         _set_os(real)
+
+
+def test_calendar_decoded_part_by_part_equals_the_whole():
+    # load_file finds the parts with CalendarSpans and decodes them one by one; the result is the
+    # calendar a whole-text decode gives, and awkward texts fall back to the whole decode
+    import json
+    from meter.cores.tariff import calendar as tcal
+    d = _tmpdir()
+    try:
+        with open("firmware/config/tariff.json", "rb") as f:
+            nl = f.read()
+        obj = json.loads(nl)
+        assert len(obj["special_days"]) > 50
+        odd = json.loads(nl)
+        odd["name"] = "special_days"  # the key's text as a value, before the real key
+        odd["note"] = {"special_days": [1, 2]}  # and deeper (not the top-level array)
+        odd["version"] = 1
+        texts = [nl, json.dumps(odd).encode(), SEASONS, SMALL, b' { "name" : "a\\"b" ,' + nl.strip()[1:]]
+        for text in texts:
+            path = d + "/cal.json"
+            with open(path, "wb") as f:
+                f.write(text)
+            whole = tcal.from_dict(json.loads(text), 7)
+            cal, clk = ts.load_file(path, 7)
+            eq(cal.specials, whole.specials)
+            eq((cal.name, cal.dp_names, cal.weeks, cal.se_year), (whole.name, whole.dp_names, whole.weeks,
+                                                                  whole.se_year))
+            eq(clk, json.loads(text).get("clock"))
+        sp = tcal.CalendarSpans()
+        sp.feed(b'{"special_days": [{"date": "*-12-25", "day": "x"}, 5]}', 0)
+        eq(sp.usable(), False)  # not only objects: decoded whole (and refused with the usual reason)
+        sp = tcal.CalendarSpans()
+        text = b'{"a": "[", "special_days" : [ {"date": "}"} , {"x": [1, {"y": 2}]} ], "b": 1, "c": true}'
+        for i in range(0, len(text), 5):
+            sp.feed(text[i:i + 5], i)
+        eq(sp.usable(), True)
+        eq(sp.keys[:sp.nkeys], ["a", "special_days", "b", "c"])
+        eq([text[sp.vstart[i]:sp.vend[i]].strip() for i in range(sp.nkeys)][0::2], [b'"["', b"1"])
+        eq([text[sp.starts[k]:sp.ends[k]] for k in range(sp.nstarts)],
+           [b'{"date": "}"}', b'{"x": [1, {"y": 2}]}'])
+        for bad in (b'[1, 2]', b'{"a" 1}', b'{"%s": 1}' % (b"k" * 30), b'{"a": 1 "b": 2}', b'{"a": 1} x',
+                    b'{"a": 1,}', b'{1: 2}'):
+            sp = tcal.CalendarSpans()
+            sp.feed(bad, 0)
+            eq(sp.usable(), False, bad)
+    finally:
+        _clean(d)

@@ -13,12 +13,13 @@
 # Simulation boards get a narrow hook object (app/sim.py: query, command, fast_forward,
 # run_ticks) from main.py; the App itself has no simulation code.
 import asyncio
-import json
+import gc
 
 from meter.common import events as ev
 from meter.common.registers import Registers
-from meter.common.files import read_text
-from meter.cores.tariff.calendar import load_json, default_calendar
+from meter.common.files import file_crc
+from meter.common.crc import crc32
+from meter.cores.tariff.calendar import default_calendar, CalendarSpans
 from meter.cores.tariff.engine import Tariff
 from meter.cores.dsmr.builder import P1Builder
 from meter.services import metrology, demand, billing, quality
@@ -30,9 +31,6 @@ from meter.services.metering import Metering
 from meter.services.submeters import SettableSubmeters
 from meter.services.supply import SupplyControl
 from meter.services import supply as supply_mod
-from meter.services import credit as credit_mod
-from meter.cores.prepay.account import Account
-from meter.cores.prepay.friendly import FriendlyPeriods
 from meter.drivers.relay import LatchingRelay
 from meter.ports.customer import CustomerPort
 from meter.ports.p1 import P1Port, load_text
@@ -56,50 +54,55 @@ class App:
         self.registers = Registers()
         self.events = ev.EventLog(cfg.get("event_log_size", 64))
         self.config_dir = getattr(board, "config_dir", "config")
+        # Boot in steps with a collection after each: the garbage of a step (the calendar parse
+        # above all) is freed before the next step allocates what it keeps, so long-lived objects
+        # fill the holes instead of scattering over a heap full of garbage. A 96 KB heap stays
+        # unfragmented enough for the P1 frame and the UART buffers (1-1.5 KB blocks).
         rejected = self._build_clock_and_tariff()
+        gc.collect()
         self._build_metering()
         self.pfail = board.pin("pfail")
         self._build_supply()
         self._build_storage()
+        gc.collect()
         self._restore(rejected)
+        gc.collect()
         self._build_p1()
         self._build_optical()
         self._build_customer()
+        gc.collect()
         self.pfail.irq(self._on_pfail)
 
     # ------------------------------------------------------------------ building steps
-    def _load_calendar(self):
-        """(text, calendar, rejected): the first calendar that parses wins (the device's written
-        copy, then the firmware default file); a broken file is counted (CALENDAR_REJECTED once
-        the event log is restored) and skipped, never half-used."""
+    def _load_calendar(self, spans):
+        """(calendar, clock rules, crc, rejected): the first calendar file that decodes wins (the
+        device's written copy, then the firmware default file), decoded part by part from the file
+        (tariff_config.load_file: a small, unfragmented boot heap); a broken file is counted
+        (CALENDAR_REJECTED once the event log is restored) and skipped, never half-used."""
         rejected = 0
         for path in (self.config_dir + "/" + tariff_config.ACTIVE,) + _CALENDAR_DEFAULTS:
-            t = read_text(path)
-            if t is None:
+            fc = file_crc(path, crc32)
+            if fc is None:
                 continue
             try:
-                return t, load_json(t), rejected
-            except (ValueError, MemoryError) as e:
+                cal, clock_cfg = tariff_config.load_file(path, fc[1], spans)
+                return cal, clock_cfg, fc[1], rejected
+            except (ValueError, MemoryError, OSError) as e:
                 rejected += 1
                 self.board.log("tariff: %s: %s" % (path, e))
-        return None, None, rejected
+        return None, None, None, rejected
 
     def _build_clock_and_tariff(self):
         board = self.board
         tariff_config.recover(self.config_dir)  # finish/undo a calendar write a power cut interrupted
-        text, cal, rejected = self._load_calendar()
-        clock_cfg = None
-        if text:
-            try:
-                clock_cfg = json.loads(text).get("clock")
-            except ValueError:
-                clock_cfg = None
+        spans = CalendarSpans()
+        cal, clock_cfg, crc, rejected = self._load_calendar(spans)
         self.clock = MeterClock(board.clock, self.events, clock_cfg)
         self.tariff = Tariff(cal or default_calendar(), self.clock.tz, self.events, self.clock)
         # calendar files (active, passive + activation time) and their programming-mode objects
         self.tariff_cfg = tariff_config.TariffService(
-            self.tariff, self.clock, self.events, self.config_dir, text, board.log,
-            board.config.get("tariff", {}).get("staging_max", tariff_config.LIMIT))
+            self.tariff, self.clock, self.events, self.config_dir, crc, board.log,
+            board.config.get("tariff", {}).get("staging_max", tariff_config.LIMIT), spans)
         return rejected
 
     def _build_metering(self):
@@ -138,16 +141,26 @@ class App:
         self.supply = sup = SupplyControl(relay, self.pfail, self.registers, self.events, self.clock,
                                           board.clock, scfg)
         sup.on_change = self.save  # every transition is durable at once
-        pcfg = dict(cfg.get("prepayment", {}))
+        self.credit = None
+        if "prepayment" in cfg:
+            self._build_credit(cfg["prepayment"])
+
+    def _build_credit(self, pcfg):
+        """The prepayment account, only on a meter configured for it (its modules are not even
+        imported otherwise: RAM on a small heap)."""
+        from meter.services import credit as credit_mod
+        from meter.cores.prepay.account import Account
+        from meter.cores.prepay.friendly import FriendlyPeriods
+        pcfg = dict(pcfg)
         friendly = FriendlyPeriods(pcfg.pop("friendly", None), self.clock.tz)
         currency = pcfg.pop("currency", "EUR")
-        dev = board.storage
         L = self.layout
-        ring = S.RingStore(dev, L["credit"][0], L["credit"][1], credit_mod.TX_RECORD, S.REGION_CREDIT)
-        self.credit = credit_mod.CreditService(Account(pcfg or {"payment_mode": 1}), friendly, sup,
-                                               self.registers, self.events, self.clock, ring,
-                                               self.save, currency)
+        ring = S.RingStore(self.board.storage, L["credit"][0], L["credit"][1], credit_mod.TX_RECORD,
+                           S.REGION_CREDIT)
+        self.credit = credit_mod.CreditService(Account(pcfg), friendly, self.supply, self.registers,
+                                               self.events, self.clock, ring, self.save, currency)
         self.credit_ring = ring
+        self._credit_section = credit_mod.SECTION
 
     def _build_storage(self):
         dev = self.board.storage
@@ -164,14 +177,17 @@ class App:
         store.add(SID_OPTICAL, self.opt_cell.size, self.opt_cell.dump_into, self.opt_cell.load_from)
         store.add(quality.SECTION, self.quality.state_size, self.quality.dump_into, self.quality.load_from)
         store.add(supply_mod.SECTION, self.supply.state_size, self.supply.dump_into, self.supply.load_from)
-        store.add(credit_mod.SECTION, self.credit.state_size, self.credit.dump_into, self.credit.load_from)
+        if self.credit is not None:
+            store.add(self._credit_section, self.credit.state_size, self.credit.dump_into,
+                      self.credit.load_from)
         self.evstore = S.EventStore(
             S.RingStore(dev, L["events"][0], L["events"][1], S.EVENT_RECORD, S.REGION_EVENTS), self.events)
         self.metering = Metering(self.clock, self.events, self.metrology, self.quality, self.profile,
                                  self.billing, store, self.evstore,
                                  S.SavePolicy(*self.board.config.get("save_policy", (100, 900, 120))),
                                  self.tariff_cfg)
-        self.metering.consumers.append(self.credit.tick)
+        if self.credit is not None:
+            self.metering.consumers.append(self.credit.tick)
         self.metering.consumers.append(self.supply.tick)
 
     def _restore(self, rejected):
@@ -194,8 +210,9 @@ class App:
             self.quality.power_up(now, saved_t)
         self.profile.open(events, now)
         self.billing.open(events, now)
-        self.credit_ring.open_logged(events, now)
-        self.credit.start(now)
+        if self.credit is not None:
+            self.credit_ring.open_logged(events, now)
+            self.credit.start(now)
         self.supply.boot(now)
         self.metrology.start(now)
         self.tariff_cfg.boot(now)
@@ -248,7 +265,8 @@ class App:
                 self.board.log("optical: lockout record not valid: ignored")
         self.tariff_cfg.register(opt.session.registry, self.metering.tick)
         optical_objects.register_supply(opt.session.registry, self.supply)
-        optical_objects.register_credit(opt.session.registry, self.credit)
+        if self.credit is not None:
+            optical_objects.register_credit(opt.session.registry, self.credit)
 
     def _build_customer(self):
         board = self.board

@@ -163,6 +163,8 @@ class SimHooks:
 
     def _q_credit(self, args):
         cr = self.app.credit
+        if cr is None:
+            return None
         a = cr.acc
         now = self.app.clock.now()
         return {"available": a.available(), "token": a.token, "ec_state": a.ec_state,
@@ -172,11 +174,15 @@ class SimHooks:
                 "unit": "energy" if a.unit == 1 else "currency"}
 
     def _q_credit_log(self, args):
+        if self.app.credit is None:
+            return None
         e = self.app.credit.log(int(args[0]) if args else 0)
         return None if e is None else list(e)
 
     def _q_display(self, args):
-        return list(self.app.customer.lines())
+        ui = self.app.customer
+        return {"lines": list(ui.lines()), "faults": ui.faults, "last_fault": ui.last_fault,
+                "presses": ui.presses}
 
     # ------------------------------------------------------------------ commands
     def command(self, what, args):
@@ -186,6 +192,8 @@ class SimHooks:
     def _c_topup(self, args):
         # amount [source]: a top-up through the one credit API (source 3 = test by default)
         from meter.services.credit import SOURCE_TEST
+        if self.app.credit is None:
+            return {"error": "topup: no prepayment account on this meter"}
         r = self.app.credit.add_credit(int(args[0]), int(args[1]) if len(args) > 1 else SOURCE_TEST)
         return True if r is None else {"error": r}
 

@@ -1,4 +1,5 @@
-# Event codes and the event log ring (timestamps in meter seconds, see timeutil).
+# Event codes and the event log ring (timestamps in meter seconds, see timeutil). The human names of
+# the codes live on the host (host_tools/event_names.py reads this file): no text on the device.
 #
 # The log is a fixed-size ring of (t, code, a, b) records kept in preallocated arrays. Persistence is
 # done by the storage service (EventStore writes the events added since its last flush).
@@ -26,17 +27,6 @@ BILLING_RESET = 19
 PROGRAMMING_SESSION = 20  # a = access level
 CALENDAR_PASSIVE = 21  # a = calendar ident (crc32 & 0x3FFFFFFF), b = activation time
 
-NAMES = {
-    POWER_DOWN: "power down", POWER_UP: "power up", REGISTERS_RESTORED: "registers restored",
-    STORAGE_CORRUPT: "storage corruption detected", REGISTERS_LOST: "registers lost",
-    CLOCK_ADJUSTED: "clock adjusted", CLOCK_INVALID: "clock invalid", COVER_OPEN: "cover opened",
-    COVER_CLOSED: "cover closed", TAMPER: "tamper", PASSWORD_FAIL: "wrong password",
-    PASSWORD_LOCKOUT: "password lockout", PARAM_WRITE: "parameter written",
-    CALENDAR_ACTIVATED: "calendar activated", CALENDAR_REJECTED: "calendar rejected",
-    VOLTAGE_SAG: "voltage sag", VOLTAGE_SWELL: "voltage swell", LONG_POWER_FAIL: "long power failure",
-    BILLING_RESET: "billing period reset", PROGRAMMING_SESSION: "programming session",
-}
-NAMES[CALENDAR_PASSIVE] = "passive calendar scheduled"
 # supply control and prepayment (codes 50..69): disconnect control (IC 70) transitions carry
 # a = trigger (1 remote disconnect, 2 remote reconnect, 3 manual disconnect, 4 manual reconnect,
 # 5 local disconnect, 6 local reconnect, 7 mode change) and b = cause (see services/supply.py)
@@ -53,24 +43,9 @@ EMERGENCY_CREDIT = 59  # a = amount invoked
 PAYMENT_MODE = 60  # a = new payment mode (1 credit, 2 prepayment)
 CONTROL_MODE = 61  # a = new disconnect control mode
 TOKEN_RESULT = 62  # a = STS result code, b = token class << 4 | subclass
-NAMES[SUPPLY_DISCONNECTED] = "supply disconnected"
-NAMES[SUPPLY_CONNECTED] = "supply connected"
-NAMES[SUPPLY_READY] = "ready for reconnection"
-NAMES[RELAY_FAILURE] = "relay failure"
-NAMES[LIMITER_OVER] = "load limiter over threshold"
-NAMES[LIMITER_UNDER] = "load limiter under threshold"
-NAMES[CREDIT_ADDED] = "credit added"
-NAMES[CREDIT_LOW] = "low credit"
-NAMES[CREDIT_EXHAUSTED] = "credit exhausted"
-NAMES[EMERGENCY_CREDIT] = "emergency credit invoked"
-NAMES[PAYMENT_MODE] = "payment mode changed"
-NAMES[CONTROL_MODE] = "disconnect control mode changed"
-NAMES[TOKEN_RESULT] = "token entered"
 # metrology / storage (codes 40..49 reserved for them)
 AFE_ERROR = 40  # metering front-end read failed; a = driver error count
 CALIBRATION_CHANGED = 41  # restored energy state had other AFE constants; a = old N, b = new N
-NAMES[AFE_ERROR] = "metering front-end error"
-NAMES[CALIBRATION_CHANGED] = "calibration changed"
 
 
 class EventLog:

@@ -20,27 +20,33 @@ Q_TOTALS = ("1-0:5.8.0", "1-0:6.8.0", "1-0:7.8.0", "1-0:8.8.0")  # Q1..Q4 (all p
 PHASE_C = (20, 40, 60)  # C field offset of L1, L2, L3
 
 
+# The codes are literals, not formatted: a frozen image keeps literal strings in ROM, while a code
+# built with '%' would be a heap string for the life of the meter (about 30 bytes each, 60 codes).
+IMP_RATES = ("1-0:1.8.1", "1-0:1.8.2", "1-0:1.8.3", "1-0:1.8.4", "1-0:1.8.5", "1-0:1.8.6",
+             "1-0:1.8.7", "1-0:1.8.8")
+EXP_RATES = ("1-0:2.8.1", "1-0:2.8.2", "1-0:2.8.3", "1-0:2.8.4", "1-0:2.8.5", "1-0:2.8.6",
+             "1-0:2.8.7", "1-0:2.8.8")
+IMP_PHASES = ("1-0:21.8.0", "1-0:41.8.0", "1-0:61.8.0")
+EXP_PHASES = ("1-0:22.8.0", "1-0:42.8.0", "1-0:62.8.0")
+
+
 def imp_rate(r):
-    return "1-0:1.8.%d" % r
+    return IMP_RATES[r - 1]
 
 
 def exp_rate(r):
-    return "1-0:2.8.%d" % r
+    return EXP_RATES[r - 1]
 
 
 def imp_phase(ph):
-    return "1-0:%d.8.0" % (PHASE_C[ph] + 1)
+    return IMP_PHASES[ph]
 
 
 def exp_phase(ph):
-    return "1-0:%d.8.0" % (PHASE_C[ph] + 2)
+    return EXP_PHASES[ph]
 
 
-def inst(c):
-    return "1-0:%d.7.0" % c
-
-
-# instantaneous values per phase: (C offset from PHASE_C, unit)
+# instantaneous values per phase: C offset from PHASE_C -> the codes of L1, L2, L3
 PH_P_IMP = 1
 PH_P_EXP = 2
 PH_Q_POS = 3
@@ -49,15 +55,35 @@ PH_S = 9
 PH_I = 11
 PH_V = 12
 PH_PF = 13
+_PH_INST = (
+    (PH_P_IMP, ("1-0:21.7.0", "1-0:41.7.0", "1-0:61.7.0")),
+    (PH_P_EXP, ("1-0:22.7.0", "1-0:42.7.0", "1-0:62.7.0")),
+    (PH_Q_POS, ("1-0:23.7.0", "1-0:43.7.0", "1-0:63.7.0")),
+    (PH_Q_NEG, ("1-0:24.7.0", "1-0:44.7.0", "1-0:64.7.0")),
+    (PH_S, ("1-0:29.7.0", "1-0:49.7.0", "1-0:69.7.0")),
+    (PH_I, ("1-0:31.7.0", "1-0:51.7.0", "1-0:71.7.0")),
+    (PH_V, ("1-0:32.7.0", "1-0:52.7.0", "1-0:72.7.0")),
+    (PH_PF, ("1-0:33.7.0", "1-0:53.7.0", "1-0:73.7.0")),
+)
+
+
+def phase_inst(off, ph):
+    """Code of the instantaneous value `off` (PH_*) of phase ph (0 = L1)."""
+    for o, codes in _PH_INST:
+        if o == off:
+            return codes[ph]
+    raise ValueError("no instantaneous value %d" % off)
+
+
 # totals
-P_IMP = inst(1)
-P_EXP = inst(2)
-Q_POS = inst(3)
-Q_NEG = inst(4)
-S_TOTAL = inst(9)
-PF_TOTAL = inst(13)
-FREQ = inst(14)
-I_NEUTRAL = inst(91)
+P_IMP = "1-0:1.7.0"
+P_EXP = "1-0:2.7.0"
+Q_POS = "1-0:3.7.0"
+Q_NEG = "1-0:4.7.0"
+S_TOTAL = "1-0:9.7.0"
+PF_TOTAL = "1-0:13.7.0"
+FREQ = "1-0:14.7.0"
+I_NEUTRAL = "1-0:91.7.0"
 
 
 def obis_id(code):

@@ -52,8 +52,11 @@ class CustomerPort:
         self._page_t = ticks.ticks_ms()
         self._btn = 0  # debounce: consecutive pressed polls
         self._shown = None
+        self._drawn = self._page_t
         self.msg = ""
         self.presses = 0
+        self.faults = 0
+        self.last_fault = None
 
     def message(self, text):
         self.msg = text
@@ -61,6 +64,13 @@ class CustomerPort:
 
     # -- input ---------------------------------------------------------------------------------------
     def poll(self):
+        try:
+            self._poll()
+        except Exception as e:  # noqa: BLE001 - counted and logged: the UI must not stop the ports
+            self.faults += 1
+            self.last_fault = repr(e)
+
+    def _poll(self):
         now = self.ticks.ticks_ms()
         kp = self.keypad
         if kp is not None:
@@ -82,8 +92,9 @@ class CustomerPort:
             self._page_t = now
             self._page += 1
             self._shown = None
-        if self._shown is None:
-            self._draw()
+        if self._shown is None or self.ticks.ticks_diff(now, self._drawn) >= 1000:
+            self._draw()  # at least once a second: credit and supply state follow the meter
+            self._drawn = now
 
     def _key(self, k, now):
         self._last_key = now

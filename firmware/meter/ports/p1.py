@@ -108,6 +108,7 @@ class P1Port:
         self.last_build_ms = -1
         self.stopped = False  # smarty frame counter exhausted
         self.write_errors = 0
+        self.mem_errors = 0
         self._wfail = 0
         self._timed = hasattr(clock, "ticks_ms") and hasattr(clock, "ticks_diff")
 
@@ -116,8 +117,16 @@ class P1Port:
         return self._off < self._n
 
     def poll(self):
-        """Advance the service: write the next chunk of a telegram in progress, or start a
-        telegram when one is due. Call every few ms (run() does)."""
+        """Advance the port: write the next chunk of a telegram in progress, or start a telegram
+        when one is due. Call every few ms (run() does; the metering task too, right after its
+        tick). A MemoryError (a fragmented small heap) costs that telegram, never the caller."""
+        try:
+            self._poll()
+        except MemoryError:
+            self.mem_errors += 1
+            self._off = self._n = 0
+
+    def _poll(self):
         if self._off < self._n:
             self._write_chunk()
             return

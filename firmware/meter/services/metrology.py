@@ -130,7 +130,7 @@ class Metrology:
         d = registers.define
 
         def ph_slots(off, unit):
-            return array("H", [d(O.inst(O.PHASE_C[p] + off), unit[0], unit[1]) for p in range(nph)])
+            return array("H", [d(O.phase_inst(off, p), unit[0], unit[1]) for p in range(nph)])
 
         self._s_v = ph_slots(O.PH_V, O.DV)
         self._s_i = ph_slots(O.PH_I, O.MA)

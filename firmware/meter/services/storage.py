@@ -99,7 +99,9 @@ class _Slots:
         self.per_block = bs // slot_size
         self.nslots = self.per_block * nblocks
         self.buf = bytearray(slot_size)  # the record being written / the last record read
-        self._sbuf = bytearray(slot_size)  # scratch for blank checks (never the staged record)
+        # scratch for blank checks (never the staged record): slots are compared 256 bytes at a
+        # time, so a 1 KB journal slot does not need a second 1 KB buffer on a small heap
+        self._sbuf = bytearray(slot_size if slot_size < 256 else 256)
         self.next = 0  # slot index of the next write
         self.seq = 0  # sequence number of the newest valid record
         self.status = FRESH
@@ -113,12 +115,26 @@ class _Slots:
         b = slot // self.per_block
         return (self.first_block + b) * self.dev.block_size + (slot - b * self.per_block) * self.slot_size
 
-    def _block_blank(self, blk):
+    def _slot_is(self, s, pat):
+        """True if slot s holds only the pattern's byte (_FF blank, _ZZ dead), read in chunks."""
         buf = self._sbuf
+        mv = memoryview(buf)
+        off = self.offset(s)
+        n = self.slot_size
+        i = 0
+        while i < n:
+            k = n - i if n - i < len(buf) else len(buf)
+            part = buf if k == len(buf) else mv[:k]
+            self.dev.read(off + i, part)
+            if not _all(part, k, pat):
+                return False
+            i += k
+        return True
+
+    def _block_blank(self, blk):
         base = blk * self.per_block
         for k in range(self.per_block):
-            self.dev.read(self.offset(base + k), buf)
-            if not _blank(buf, self.slot_size):
+            if not self._slot_is(base + k, _FF):
                 return False
         return True
 
@@ -126,7 +142,6 @@ class _Slots:
         """Make self.next a blank slot: a block is erased when its first slot is due and it is not
         blank; a non-blank slot inside a block (a torn write) is zeroed and skipped."""
         dev = self.dev
-        buf = self._sbuf
         for _ in range(self.nslots):
             s = self.next
             blk = s // self.per_block
@@ -136,10 +151,9 @@ class _Slots:
                 if not self._block_blank(blk):
                     dev.erase(self.first_block + blk)
                 return s
-            dev.read(self.offset(s), buf)
-            if _blank(buf, self.slot_size):
+            if self._slot_is(s, _FF):
                 return s
-            if not _zero(buf, self.slot_size):
+            if not self._slot_is(s, _ZZ):
                 dev.write(self.offset(s), bytes(self.slot_size))  # kill it: all zero = dead
             self.next = (s + 1) % self.nslots
         raise RuntimeError("no writable slot")
@@ -156,7 +170,7 @@ class _Slots:
             self.dev.erase(self.first_block + nxt // self.per_block)
 
     def _slot_dead(self, s):
-        buf = self._sbuf
+        buf = memoryview(self._sbuf)[:8]
         self.dev.read(self.offset(s), buf)
         return _zero(buf, 8)
 

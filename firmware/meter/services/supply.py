@@ -69,6 +69,7 @@ class SupplyControl:
         closed = self.relay.closed()
         self.dc.contact(closed)
         want = self.dc.wants_closed()
+        self.dc.commanded = want
         if closed != want:
             # the contact is not where the control state says (moved by hand, or a cut during a
             # pulse): the control state wins, the switch is logged with the boot cause

@@ -55,8 +55,9 @@
 #
 # Wiring (app.py):
 #   recover(cdir)                                    before the app reads cdir/tariff.json
-#   svc = TariffService(tariff, clock, events, cdir, text, log=board.log, limit=8192)
-#                                                    text: the JSON text the active calendar came from
+#   cal, clk = load_file(path, crc, spans)           the calendar at boot, decoded part by part
+#   svc = TariffService(tariff, clock, events, cdir, crc, log=board.log, limit=8192, spans=spans)
+#                                                    crc: CRC-32 of the file the active calendar came from
 #   svc.boot(now)                                    after clock.start(): restores the passive schedule
 #   svc.register(optical.session.registry, sync=metering.tick)
 #                                                    sync(now) brings the registers up to now before a
@@ -99,29 +100,62 @@ def parse_act(data):
     return t_act, int(p[2], 16)
 
 
-def load_file(path, crc):
-    """Calendar from a JSON file, parsed as a stream (no copy of the text in RAM), and the decoded
-    object's "clock" rules (dict or None). ValueError with the reason."""
+def _decode(f, a, b):
+    f.seek(a)
+    try:
+        return json.loads(f.read(b - a))
+    except UnicodeError:  # before ValueError: a subclass of it
+        raise ValueError("tariff: text is not UTF-8")
+    except ValueError as e:
+        raise ValueError("tariff: not valid JSON (%s)" % (e,))
+
+
+def load_file(path, crc, spans=None):
+    """Calendar from a JSON file and the decoded object's "clock" rules (dict or None); ValueError
+    with the reason. Decoded part by part (calendar.CalendarSpans): the text is scanned as a stream
+    (completeness, where each top-level value and each special day is), then every part is decoded
+    from the file on its own. Neither the text nor the decoded special-day list is ever whole in
+    RAM, and no allocation is larger than one part: a 256-day calendar goes into a fragmented
+    96 KB heap."""
     st = [0, 0]
+    if spans is None:
+        spans = tcal.CalendarSpans()
+    spans.reset()
     buf = bytearray(_BLOCK)
+    mv = memoryview(buf)
+    size = 0
     with open(path, "rb") as f:
         while True:
             k = f.readinto(buf)
             if not k:
                 break
-            tcal.json_scan(memoryview(buf)[:k], st)
+            tcal.json_scan(mv[:k], st)
+            spans.feed(mv[:k], size)
+            size += k
     if not tcal.json_closed(st):
         raise ValueError("tariff: not valid JSON (incomplete text)")
-    try:
-        with open(path, "r") as f:
-            obj = json.load(f)
-    except UnicodeError:  # before ValueError: a subclass of it
-        raise ValueError("tariff: text is not UTF-8")
-    except ValueError as e:
-        raise ValueError("tariff: not valid JSON (%s)" % (e,))
-    if not isinstance(obj, dict):
-        raise ValueError("tariff: calendar: must be a JSON object")
-    return tcal.from_dict(obj, crc & IDENT_MASK), obj.get("clock")
+    buf = mv = None
+    with open(path, "rb") as f:
+        if not spans.usable():
+            obj = _decode(f, 0, size)  # anything unusual: whole, for the usual error messages
+            if not isinstance(obj, dict):
+                raise ValueError("tariff: calendar: must be a JSON object")
+            return tcal.from_dict(obj, crc & IDENT_MASK), obj.get("clock")
+        sd = spans.special()
+        obj = {}
+        for i in range(spans.nkeys):
+            if i == sd:
+                obj["special_days"] = []  # decoded entry by entry below
+            else:
+                obj[spans.keys[i]] = _decode(f, spans.vstart[i], spans.vend[i])
+        cal = tcal.from_dict(obj, crc & IDENT_MASK)
+        if sd >= 0:
+            n = spans.nstarts
+            b = tcal.SpecialDays(cal, n)
+            for k in range(n):
+                b.add(_decode(f, spans.starts[k], spans.ends[k]), k)
+            cal.specials = b.finish()
+    return cal, obj.get("clock")
 
 
 def recover(config_dir):
@@ -163,7 +197,8 @@ def _short(reason):
 
 
 class TariffService:
-    def __init__(self, tariff, clock, events, config_dir, active_text=None, log=None, limit=LIMIT):
+    def __init__(self, tariff, clock, events, config_dir, active_crc=None, log=None, limit=LIMIT,
+                 spans=None):
         self.tariff = tariff
         self.clock = clock
         self.events = events
@@ -171,10 +206,8 @@ class TariffService:
         self.log = log
         self.limit = limit
         self.active_crc = 0
-        if active_text:
-            c = crc32(active_text.encode() if isinstance(active_text, str) else active_text)
-            if (c & IDENT_MASK) == tariff.cal.ident:
-                self.active_crc = c
+        if active_crc is not None and (active_crc & IDENT_MASK) == tariff.cal.ident:
+            self.active_crc = active_crc
         self.passive_crc = None
         # staging: length, running crc, and the last chunk (offset, length, crc) for repeats
         self.staged = -1  # -1: nothing staged (no staging file)
@@ -184,6 +217,8 @@ class TariffService:
         self.sync = None
         self.writes = 0
         self.store_errors = 0
+        # one scanner, its offset arrays allocated at boot (the app's boot parse hands it over)
+        self.spans = spans if spans is not None else tcal.CalendarSpans()
 
     def _path(self, name):
         return self.dir + "/" + name
@@ -241,7 +276,7 @@ class TariffService:
     # ------------------------------------------------------------------ checks
     def _validate(self, path, crc):
         """Calendar of a JSON file (crc = its CRC-32) with the meter's clock rules; ValueError."""
-        cal, clk = load_file(path, crc)
+        cal, clk = load_file(path, crc, self.spans)
         try:
             tz = TimeZone.from_config(clk)
         except ValueError as e:

@@ -31,6 +31,9 @@
 #                   any change: output_state follows it (never the wish); a contact that differs
 #                   from what the control state wants is reported as a mismatch (RELAY_FAILURE is
 #                   the owner's to log: it knows whether its retries were used up)
+#   dc.commanded    the position last commanded: a SWITCH goes out when a transition wants
+#                   another one (restored as the state's wish; the owner reconciles it with the
+#                   contact at boot)
 #   dc.set_mode(m)  ValueError for a mode outside 0..6 (nothing changes)
 #   dc.record() / dc.load(record)   the 2-byte persisted state (control_state, control_mode)
 # Events: SUPPLY_DISCONNECTED / SUPPLY_READY / SUPPLY_CONNECTED with a = trigger, b = cause.
@@ -57,9 +60,6 @@ MODE_CHANGE = const(7)  # not a trigger: the cause of the connection a switch to
 SWITCH = const(1)
 EVENT = const(2)
 
-TRIGGER_NAMES = ("", "remote disconnect", "remote reconnect", "manual disconnect",
-                 "manual reconnect", "local disconnect", "local reconnect", "mode change")
-
 # per trigger: (from_state, to_state, bitmask of the modes that allow it); bit m = mode m
 _RULES = {
     REMOTE_DISCONNECT: ((CONNECTED, DISCONNECTED, 0b1111110), (READY, DISCONNECTED, 0b1111110)),  # b, c
@@ -81,6 +81,7 @@ class DisconnectControl:
         self.control_mode = mode
         self.control_state = CONNECTED if mode == 0 else state
         self.output_state = self.control_state == CONNECTED  # until the relay reports
+        self.commanded = self.output_state  # the position the relay was last told to take
         self.mismatch = False
         self.actions = []
 
@@ -115,7 +116,8 @@ class DisconnectControl:
         self.control_state = to
         self.actions.append((EVENT, _STATE_EVENT[to], trig, cause))
         closed = to == CONNECTED
-        if closed != self.output_state:
+        if closed != self.commanded:  # not output_state: that lags while a pulse is under way
+            self.commanded = closed
             self.actions.append((SWITCH, closed))
 
     def contact(self, closed):
@@ -141,3 +143,4 @@ class DisconnectControl:
             raise ValueError("bad disconnect control record")
         self.control_mode = rec[1]
         self.control_state = CONNECTED if rec[1] == 0 else rec[0]
+        self.commanded = self.control_state == CONNECTED

@@ -7,6 +7,9 @@
 #   match_special(specials, dn, tz)    day-profile index of the first matching packed special day
 #                                      on local day number dn, or -1
 #   parse_special_date(s, path), pack_special(y, m, d, wd, dp), unpack_special(x)
+#   SpecialDays(cal, n).add(entry, k) ... .finish()   special days built one entry at a time
+#   CalendarSpans().feed(data, offset)   where the parts and the special days are in a text, for
+#                                      decoding a large calendar part by part (tariff_config.py)
 #   default_calendar()                 the built-in NL two-rate fallback
 #
 # Calendar semantics (the rate engine, engine.py, evaluates them): all calendar times are LOCAL
@@ -15,6 +18,8 @@
 # day, weekday), then file order. Otherwise the season in force (latest start <= the local date and
 # time) gives the week profile, and the week profile the day profile of the weekday. Every day
 # profile has an action at 00:00 (validated), so nothing carries over from the previous day.
+from array import array
+
 from meter.common import timeutil
 from meter.common.crc import crc32
 from meter.common.timezone import TimeZone, days_in_month
@@ -202,7 +207,13 @@ def from_dict(obj, ident=0):
     dp_index = _day_profiles(obj.get("day_profiles"), cal)
     w_index = _week_profiles(obj.get("week_profiles"), dp_index, cal)
     _seasons(obj.get("seasons"), w_index, cal)
-    cal.specials = _special_days(obj.get("special_days", []), dp_index)
+    sps = obj.get("special_days", [])
+    if not isinstance(sps, list):
+        _err("special_days", "must be a list of {date, day}")
+    b = SpecialDays(cal, len(sps))
+    for k in range(len(sps)):
+        b.add(sps[k], k)
+    cal.specials = b.finish()
     return cal
 
 
@@ -322,21 +333,24 @@ def _seasons(ses, w_index, cal):
     cal.first_season = first
 
 
-def _special_days(sps, dp_index):
-    """Tuple of packed special days in match priority order (most specific first, file order)."""
-    if not isinstance(sps, list):
-        _err("special_days", "must be a list of {date, day}")
-    if len(sps) > LIMIT_SPECIAL_DAYS:
-        _err("special_days", "at most %d special days" % LIMIT_SPECIAL_DAYS)
-    # No per-entry heap objects survive the loop (only preallocated lists of small ints): with
-    # the parse garbage in between, long-lived small tuples would fragment a 100 KB heap so badly
-    # that a 1 KB block could not be found with 30 KB free.
-    n = len(sps)
-    keys = [0] * n  # packed date fields, for the duplicate check
-    vals = [0] * n  # packed special day
-    prio = bytearray(n)  # specificity 0..4
-    for k in range(n):
-        s = sps[k]
+class SpecialDays:
+    """Builds the packed special days one entry at a time (so a caller can parse a large calendar
+    entry by entry instead of holding the whole decoded list): add(entry, k) for k = 0..n-1 in
+    file order, then finish() -> tuple in match priority order (most specific first, file order).
+    No per-entry heap object survives add() (only preallocated lists of small ints): with the parse
+    garbage in between, long-lived small tuples would fragment a 100 KB heap so badly that a 1 KB
+    block could not be found with 30 KB free."""
+
+    def __init__(self, cal, n):
+        if n > LIMIT_SPECIAL_DAYS:
+            _err("special_days", "at most %d special days" % LIMIT_SPECIAL_DAYS)
+        self.dp_index = {nm: i for i, nm in enumerate(cal.dp_names)}
+        self.n = n
+        self.keys = [0] * n  # packed date fields, for the duplicate check
+        self.vals = [0] * n  # packed special day
+        self.prio = bytearray(n)  # specificity 0..4
+
+    def add(self, s, k):
         path = "special_days[%d]" % k
         _check_keys(s, ("date", "day", "weekday", "name", "note"), path)
         y, m, d = parse_special_date(s.get("date"), path + ".date")
@@ -347,33 +361,198 @@ def _special_days(sps, dp_index):
             if timeutil.weekday(timeutil.days_from_civil(y, m, d)) != wd:
                 _err(path, "date %s is not on weekday %d: the entry would never match" % (s["date"], wd))
         dn = s.get("day")
-        if type(dn) is not str or dn not in dp_index:
+        if type(dn) is not str or dn not in self.dp_index:
             _err(path + ".day", "unknown day profile %r" % (dn,))
-        keys[k] = pack_special(y, m, d, wd, 0)
-        vals[k] = pack_special(y, m, d, wd, dp_index[dn])
-        prio[k] = (y != ANY) + (m != ANY) + (d != ANY) + (wd != ANY)
-    if n > 1:
-        ks = sorted(keys)
-        for i in range(1, n):
-            if ks[i] == ks[i - 1]:
-                a = -1
-                for j in range(n):
-                    if keys[j] == ks[i]:
-                        if a < 0:
-                            a = j
+        self.keys[k] = pack_special(y, m, d, wd, 0)
+        self.vals[k] = pack_special(y, m, d, wd, self.dp_index[dn])
+        self.prio[k] = (y != ANY) + (m != ANY) + (d != ANY) + (wd != ANY)
+
+    def finish(self):
+        n = self.n
+        keys = self.keys
+        if n > 1:
+            ks = sorted(keys)
+            for i in range(1, n):
+                if ks[i] == ks[i - 1]:
+                    a = -1
+                    for j in range(n):
+                        if keys[j] == ks[i]:
+                            if a < 0:
+                                a = j
+                            else:
+                                _err("special_days[%d]" % j,
+                                     "duplicate special day (same date as special_days[%d])" % a)
+            ks = None
+        out = [0] * n
+        j = 0
+        for spec in (4, 3, 2, 1, 0):
+            for k in range(n):
+                if self.prio[k] == spec:
+                    out[j] = self.vals[k]
+                    j += 1
+        return tuple(out)
+
+
+class CalendarSpans:
+    """Where the parts of a calendar JSON text are, found by feeding the text in pieces
+    (feed(data, offset)): for every key of the top-level object the byte span of its value
+    (keys[i], vstart[i], vend[i]) and, inside the "special_days" array, the span of every object
+    (starts[k], ends[k]); counts nkeys and nstarts. With them a caller decodes a large calendar part by part: no contiguous
+    allocation larger than one part, and never the whole decoded special-day list (a fragmented
+    96 KB heap has 16 KB free but no 1.4 KB hole). `usable()` is False for a text that is not a
+    plain object of such parts (the caller then decodes it whole and gets the usual error)."""
+
+    MAX_KEY = 24
+    MAX_PARTS = 16  # top-level keys (the schema has 9)
+
+    def __init__(self):
+        # preallocated once (an owner keeps one scanner): no list growth while a fragmented heap
+        # is parsing; 16-bit offsets (a calendar text beyond 64 KB is decoded whole and refused)
+        self.keys = [None] * self.MAX_PARTS
+        self.vstart = array("H", bytes(2 * self.MAX_PARTS))
+        self.vend = array("H", bytes(2 * self.MAX_PARTS))
+        self.starts = array("H", bytes(2 * LIMIT_SPECIAL_DAYS))
+        self.ends = array("H", bytes(2 * LIMIT_SPECIAL_DAYS))
+        self.reset()
+
+    def reset(self):
+        self.depth = 0
+        self.instr = False
+        self.esc = False
+        self.key = bytearray(self.MAX_KEY)
+        self.klen = -1  # length of the key being read (-1: none, MAX_KEY+1: too long)
+        self.cur = None  # the key whose value comes next
+        self.nkeys = 0
+        self.nvend = 0
+        self.in_sd = False  # inside the special_days array
+        self.exp = self._KEY
+        self.gap = False
+        self.nstarts = 0
+        self.nends = 0
+        self.bad = False
+
+    # what the top-level object expects next
+    _KEY = 0
+    _COLON = 1
+    _VALUE = 2
+    _NEXT = 3  # ',' or '}'
+    _DONE = 4
+
+    def feed(self, data, base):
+        for i in range(len(data)):
+            c = data[i]
+            pos = base + i
+            if self.instr:
+                if self.esc:
+                    self.esc = False
+                elif c == 0x5C:
+                    self.esc = True
+                elif c == 0x22:
+                    self.instr = False
+                    if self.klen >= 0:  # a key ended
+                        if self.klen > self.MAX_KEY:
+                            self.bad = True
                         else:
-                            _err("special_days[%d]" % j,
-                                 "duplicate special day (same date as special_days[%d])" % a)
-        ks = None
-    # match priority: most specific first, then file order
-    out = [0] * n
-    j = 0
-    for spec in (4, 3, 2, 1, 0):
-        for k in range(n):
-            if prio[k] == spec:
-                out[j] = vals[k]
-                j += 1
-    return tuple(out)
+                            self.cur = bytes(self.key[:self.klen]).decode()
+                        self.klen = -1
+                        self.exp = self._COLON
+                elif 0 <= self.klen < self.MAX_KEY:
+                    self.key[self.klen] = c
+                    self.klen += 1
+                elif self.klen >= 0:
+                    self.klen = self.MAX_KEY + 1
+                continue
+            if c in (0x20, 0x0A, 0x0D, 0x09):
+                if self.depth == 1 and self.exp == self._NEXT:
+                    self.gap = True  # a scalar value cannot go on after white space
+                continue
+            d = self.depth
+            if d == 0:
+                if c != 0x7B or self.exp != self._KEY or self.nkeys:
+                    self.bad = True  # not one object, or something after it
+                self.depth = 1
+                continue
+            if d == 1:
+                e = self.exp
+                if e == self._KEY:
+                    if c == 0x22:
+                        self.instr = True
+                        self.klen = 0
+                    elif c == 0x7D and not self.nkeys:
+                        self.depth = 0  # {}
+                        self.exp = self._DONE
+                    else:
+                        self.bad = True
+                    continue
+                if e == self._COLON:
+                    if c == 0x3A:
+                        self.exp = self._VALUE
+                    else:
+                        self.bad = True
+                    continue
+                if e == self._VALUE:
+                    if self.nkeys == self.MAX_PARTS or pos > 0xFFFF:
+                        self.bad = True
+                        continue
+                    self.keys[self.nkeys] = self.cur
+                    self.vstart[self.nkeys] = pos
+                    self.nkeys += 1
+                    self.exp = self._NEXT
+                    self.gap = False
+                    if self.cur == "special_days" and c == 0x5B:
+                        self.in_sd = True
+                    if c == 0x22:
+                        self.instr = True
+                        continue
+                    if c == 0x7B or c == 0x5B:
+                        self.depth = 2
+                    continue
+                # _NEXT: after a value
+                if c == 0x2C or c == 0x7D:
+                    if self.nvend < self.nkeys:
+                        self.vend[self.nvend] = pos
+                        self.nvend += 1
+                    self.gap = False
+                    if c == 0x2C:
+                        self.exp = self._KEY
+                    else:
+                        self.depth = 0
+                        self.exp = self._DONE
+                elif self.gap or c in (0x22, 0x3A, 0x7B, 0x5B, 0x5D):
+                    self.bad = True  # two values, or a key without a comma before it
+                # else: still inside a scalar value (digits, true, ...)
+                continue
+            if c == 0x22:
+                self.instr = True
+                continue
+            if self.in_sd and d == 2 and c not in (0x7B, 0x2C, 0x5D):
+                self.bad = True  # a value other than an object in the special days
+            if c == 0x7B or c == 0x5B:
+                self.depth = d + 1
+                if d == 2 and self.in_sd:
+                    if self.nstarts == LIMIT_SPECIAL_DAYS or pos > 0xFFFF:
+                        self.bad = True
+                    else:
+                        self.starts[self.nstarts] = pos
+                        self.nstarts += 1
+            elif c == 0x7D or c == 0x5D:
+                self.depth = d - 1
+                if d == 3 and self.in_sd and self.nends < self.nstarts:
+                    self.ends[self.nends] = pos + 1
+                    self.nends += 1
+                elif d == 2:
+                    self.in_sd = False
+
+    def usable(self):
+        return (not self.bad and self.exp == self._DONE and self.nkeys == self.nvend and
+                self.nstarts == self.nends)
+
+    def special(self):
+        """Index of the special_days value, or -1."""
+        for i in range(self.nkeys):
+            if self.keys[i] == "special_days":
+                return i
+        return -1
 
 
 # A special day is one small int (4 bytes in the tuple instead of a 5-tuple):

@@ -15,7 +15,14 @@ and two flash devices: "sim" (the unix_sim board's file-backed NOR emulation, a 
 byte written) and "ram" (C slice copies: what remains is the firmware's own save cost).
 Printed:
   * instructions per tick on the 32-bit interpreter with callgrind: (Ir of a run with N ticks - Ir
-    of the same run with 0 ticks) / N, saves included at the policy's rate (100 Wh / >= 120 s);
+    of the same run with 0 ticks) / N, saves included at the policy's rate (100 Wh / >= 120 s).
+    Read it with care: MicroPython puts a call frame bigger than 11 words on the GC heap
+    (py/vm.c VM_MAX_STATE_ON_STACK) and frees it on return, so ~17 calls per tick each run
+    gc_alloc's first-fit scan. With the whole firmware compiled from source (unix32, ~490 KB
+    resident) that scan dominates: between issue 10 and the prepayment work the number of such
+    allocations rose 15 % (55k -> 63k per hour) but their cost rose 6x (3.5k -> 22.6k instructions
+    each, callgrind by caller) because the first large-enough hole moved up the heap; wall time per
+    tick rose 12 %. The prepayment variant adds the credit account, supply control and limiter;
   * instructions per save (app.save(): state record of all sections + event flush);
   * time per tick and its ratio to the 1-s tick period (this host's wall time: a proxy only);
   * boot + restore time (App() on a flash with 61 days of profile records: ring scans);
@@ -90,6 +97,15 @@ class RamFlash:
         self.mv[blk * 4096:blk * 4096 + 4096] = self.ff
 
 b = B.make()
+if len(sys.argv) > 5 and sys.argv[5] == "prepay":
+    # a prepayment meter: currency account with prices per rate, standing charge, debt recovery,
+    # friendly periods and the load limiter all ticking
+    b.config["prepayment"] = {"unit": "currency", "payment_mode": 2, "prices": [250, 180, 300],
+                              "standing_per_day": 500, "debt": 10000000, "debt_per_day": 1000,
+                              "debt_cap": 100000, "low_credit": [5000, 1000],
+                              "ec_amount": 5000, "ec_threshold": 2000,
+                              "friendly": {"hours": {"*": [[22, 24]]}, "special_days": ["*-12-25"]}}
+    b.config["supply"] = {"control_mode": 1, "limiter": {"normal_w": 100000, "over_s": 60}}
 if flash == "ram":
     b.storage = RamFlash()
 if afe == "fixed":
@@ -99,6 +115,8 @@ else:
         b.afe_sim.set_load(ph, 230000, 10000, 2300000, 100000, 0)
 from meter.app import App
 app = App(b)
+if app.credit is not None:
+    app.credit.add_credit(100000000, 2)
 clk = b.clock
 gc.collect()
 boot_alloc = gc.mem_alloc()
@@ -191,7 +209,7 @@ class _Drain:
         self.srv.close()
 
 
-def run(interp, n, mode, afe, drain, wrap=(), heap=None, flash="sim"):
+def run(interp, n, mode, afe, drain, wrap=(), heap=None, flash="sim", prepay=False):
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ)
         env["MICROPYPATH"] = ":".join([".frozen", os.path.join(ROOT, "boards", "unix_sim"),
@@ -203,7 +221,7 @@ def run(interp, n, mode, afe, drain, wrap=(), heap=None, flash="sim"):
         cmd = list(wrap) + [INTERPRETERS[interp]]
         if heap:
             cmd += ["-X", "heapsize=" + heap]
-        cmd += ["-c", SCRIPT, str(n), mode, afe, flash]
+        cmd += ["-c", SCRIPT, str(n), mode, afe, flash] + (["prepay"] if prepay else [])
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=1800)
         if p.returncode != 0:
             raise RuntimeError("%s %s failed: %s" % (interp, mode, (p.stderr or p.stdout)[-2000:]))
@@ -214,8 +232,9 @@ def us_per(interp, n, mode, afe, drain, flash="sim"):
     return benchutil.best_us_per(lambda: run(interp, n, mode, afe, drain, flash=flash), n)
 
 
-def callgrind_ir(interp, n, mode, afe, drain, flash="sim"):
-    return benchutil.callgrind_ir(lambda wrap: run(interp, n, mode, afe, drain, flash=flash, wrap=wrap))
+def callgrind_ir(interp, n, mode, afe, drain, flash="sim", prepay=False):
+    return benchutil.callgrind_ir(lambda wrap: run(interp, n, mode, afe, drain, flash=flash, wrap=wrap,
+                                                   prepay=prepay))
 
 
 def rig_heap():
@@ -269,6 +288,12 @@ def main(argv=None):
                   "1-s ticks: %d ticks without a save allocated %d bytes in all; %d ticks with a save "
                   "(energy/time policy or profile boundary) %d bytes each" % (
                       boot, plain, pb, saves, sb // max(1, saves)))
+            p = run("unix32", 3600, "alloc", "fixed", drain, prepay=True)
+            plain, pb, saves, sb, boot = map(int, re.search(r"ALLOC (\d+) (-?\d+) (\d+) (-?\d+) (\d+)",
+                                                             p.stdout).groups())
+            print("  unix32  prepayment meter (currency account, debt, friendly periods, limiter): %d "
+                  "bytes after boot; 1 h of 1-s ticks: %d ticks without a save allocated %d bytes in all"
+                  % (boot, plain, pb))
         if not a.no_rig:
             try:
                 h = rig_heap()
@@ -291,6 +316,10 @@ def main(argv=None):
             full = callgrind_ir("unix32", n, "tick", afe, drain, flash)
             print("  unix32  %s AFE, %s flash %10.0f instructions/tick (callgrind, %d ticks minus "
                   "0-tick run)" % (afe, flash, (full - base) / float(n), n))
+        base = callgrind_ir("unix32", 0, "tick", "fixed", drain, "ram", prepay=True)
+        full = callgrind_ir("unix32", 3600, "tick", "fixed", drain, "ram", prepay=True)
+        print("  unix32  prepayment meter, fixed AFE, ram flash %10.0f instructions/tick (callgrind, "
+              "credit + supply control + limiter included)" % ((full - base) / 3600.0))
         for flash in ("ram", "sim"):
             base = callgrind_ir("unix32", 0, "save", "fixed", drain, flash)
             full = callgrind_ir("unix32", 50, "save", "fixed", drain, flash)

@@ -21,10 +21,10 @@
 # 16-bit words (31-bit small ints on 32-bit ports); decrypt_into allocates nothing.
 from array import array
 
-_S1 = b"\x0e\x0a\x07\x09\x0c\x03\x02\x05\x0d\x00\x0f\x01\x04\x08\x06\x0b"
-_S2 = b"\x0c\x08\x02\x0d\x07\x06\x01\x03\x0b\x05\x09\x0f\x00\x04\x0a\x0e"
-# encryption permutation: block bit i goes to bit _PE[i]
-_PE = bytes((55, 42, 10, 18, 24, 21, 44, 35, 2, 22, 56, 43, 27, 58, 9, 50, 6, 36, 12, 61, 37, 38,
+SUBST1 = b"\x0e\x0a\x07\x09\x0c\x03\x02\x05\x0d\x00\x0f\x01\x04\x08\x06\x0b"
+SUBST2 = b"\x0c\x08\x02\x0d\x07\x06\x01\x03\x0b\x05\x09\x0f\x00\x04\x0a\x0e"
+# encryption permutation: block bit i goes to bit PERM[i]
+PERM = bytes((55, 42, 10, 18, 24, 21, 44, 35, 2, 22, 56, 43, 27, 58, 9, 50, 6, 36, 12, 61, 37, 38,
              53, 16, 62, 3, 7, 4, 32, 20, 63, 25, 51, 52, 54, 33, 49, 19, 46, 29, 48, 31, 23, 30,
              41, 28, 13, 5, 40, 60, 39, 11, 15, 17, 1, 0, 57, 34, 59, 8, 47, 14, 45, 26))
 
@@ -36,29 +36,40 @@ def _inverse(t):
     return r
 
 
-_I1 = _inverse(_S1)
-_I2 = _inverse(_S2)
+_I1 = _inverse(SUBST1)
+_I2 = _inverse(SUBST2)
 
 
 def _fold():
-    pd = _inverse(_PE)
-    t = array("H", bytes(4096))
+    """Four tables, one per 16-bit output word: entry (n << 5 | s << 4 | v) = the bits of that
+    word set by nibble value v at position n after inverse table s (1: table 1, 0: table 2) and P."""
+    pd = _inverse(PERM)
+    t = tuple(array("H", bytes(1024)) for _ in range(4))
     for n in range(16):
         for s in range(2):
             inv = _I1 if s else _I2
             for v in range(16):
                 x = inv[v]
-                base = (n << 7) | (s << 6) | (v << 2)
                 for b in range(4):
                     if x >> b & 1:
                         d = pd[(n << 2) | b]
-                        t[base + (d >> 4)] |= 1 << (d & 15)
+                        t[d >> 4][n << 5 | s << 4 | v] |= 1 << (d & 15)
     return t
 
 
-_T = _fold()
-_KB = bytearray(64)  # decoder key bits, _KB[i] = bit i
+_T0, _T1, _T2, _T3 = _fold()
+_KB = bytearray(77)  # _KB[i] = decoder key bit (i - 1) & 63: index f + 4n for folded step f
 _ST = array("H", (0, 0, 0, 0))  # the block, _ST[0] = bits 15..0
+
+
+def _substitute(st, kb, off, s1, s2):
+    """Nibble n of the block through s1 if key bit _KB[4n + off] is 1, else through s2."""
+    for n in range(16):
+        q = n >> 2
+        sh = (n & 3) << 2
+        w = st[q]
+        f = s1 if kb[(n << 2) + off] else s2
+        st[q] = (w & ~(15 << sh)) | (f[(w >> sh) & 15] << sh)
 
 
 def decrypt_into(key, blk):
@@ -66,40 +77,70 @@ def decrypt_into(key, blk):
     the 8-byte decoder key. Allocates nothing; leaves the key's bits in a module scratch buffer,
     which it overwrites on the next call (call wipe() to clear it at once)."""
     kb = _KB
-    for i in range(64):
-        kb[i] = (key[7 - (i >> 3)] >> (i & 7)) & 1
+    for i in range(77):
+        b = (i - 1) & 63
+        kb[i] = (key[7 - (b >> 3)] >> (b & 7)) & 1
     st = _ST
     st[3] = blk[0] << 8 | blk[1]
     st[2] = blk[2] << 8 | blk[3]
     st[1] = blk[4] << 8 | blk[5]
     st[0] = blk[6] << 8 | blk[7]
-    # pre-substitute with the forward table that the first folded step inverts (selection bit
-    # 4n - 1 = the first folded step's), so that step is the bare first permutation
-    for n in range(16):
-        q = n >> 2
-        sh = (n & 3) << 2
-        w = st[q]
-        f = _S1 if kb[((n << 2) + 63) & 63] else _S2
-        st[q] = (w & ~(15 << sh)) | (f[(w >> sh) & 15] << sh)
-    t = _T
-    for j in range(63, 79):  # folded step j-63: inverse substitution of round j-64, then P
+    # pre-substitute with the forward table that the first folded step inverts (its selection
+    # bit, 4n - 1), so that step is the bare first permutation
+    _substitute(st, kb, 0, SUBST1, SUBST2)
+    t0 = _T0
+    t1 = _T1
+    t2 = _T2
+    t3 = _T3
+    w0 = st[0]
+    w1 = st[1]
+    w2 = st[2]
+    w3 = st[3]
+    for j in range(16):  # folded step j: inverse substitution of round j - 1 (key bit 4n + j - 1), P
+        # unrolled over the 16 nibbles (this loop is the whole cost of a token); a nibble ORs only
+        # into the words its 4 bits reach under P (42 of 64 word updates; the tests check it all)
         a0 = a1 = a2 = a3 = 0
-        for n in range(16):
-            i = (n << 7) | (kb[(j + (n << 2)) & 63] << 6) | (((st[n >> 2] >> ((n & 3) << 2)) & 15) << 2)
-            a0 |= t[i]
-            a1 |= t[i + 1]
-            a2 |= t[i + 2]
-            a3 |= t[i + 3]
-        st[0] = a0
-        st[1] = a1
-        st[2] = a2
-        st[3] = a3
-    for n in range(16):  # the last inverse substitution, round 15: selection bit 4n + 15
-        q = n >> 2
-        sh = (n & 3) << 2
-        w = st[q]
-        f = _I1 if kb[((n << 2) + 15) & 63] else _I2
-        st[q] = (w & ~(15 << sh)) | (f[(w >> sh) & 15] << sh)
+        i = kb[j] << 4 | w0 & 15
+        a0 |= t0[i]; a1 |= t1[i]; a3 |= t3[i]  # noqa: E702
+        i = 32 | kb[j + 4] << 4 | w0 >> 4 & 15
+        a1 |= t1[i]; a2 |= t2[i]  # noqa: E702
+        i = 64 | kb[j + 8] << 4 | w0 >> 8 & 15
+        a0 |= t0[i]; a3 |= t3[i]  # noqa: E702
+        i = 96 | kb[j + 12] << 4 | w0 >> 12 & 15
+        a1 |= t1[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        i = 128 | kb[j + 16] << 4 | w1 & 15
+        a0 |= t0[i]; a1 |= t1[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        i = 160 | kb[j + 20] << 4 | w1 >> 4 & 15
+        a0 |= t0[i]; a1 |= t1[i]; a2 |= t2[i]  # noqa: E702
+        i = 192 | kb[j + 24] << 4 | w1 >> 8 & 15
+        a0 |= t0[i]; a1 |= t1[i]; a3 |= t3[i]  # noqa: E702
+        i = 224 | kb[j + 28] << 4 | w1 >> 12 & 15
+        a2 |= t2[i]
+        i = 256 | kb[j + 32] << 4 | w2 & 15
+        a0 |= t0[i]; a1 |= t1[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        i = 288 | kb[j + 36] << 4 | w2 >> 4 & 15
+        a1 |= t1[i]; a3 |= t3[i]  # noqa: E702
+        i = 320 | kb[j + 40] << 4 | w2 >> 8 & 15
+        a0 |= t0[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        i = 352 | kb[j + 44] << 4 | w2 >> 12 & 15
+        a0 |= t0[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        i = 384 | kb[j + 48] << 4 | w3 & 15
+        a0 |= t0[i]; a2 |= t2[i]  # noqa: E702
+        i = 416 | kb[j + 52] << 4 | w3 >> 4 & 15
+        a0 |= t0[i]; a1 |= t1[i]; a2 |= t2[i]  # noqa: E702
+        i = 448 | kb[j + 56] << 4 | w3 >> 8 & 15
+        a0 |= t0[i]; a3 |= t3[i]  # noqa: E702
+        i = 480 | kb[j + 60] << 4 | w3 >> 12 & 15
+        a1 |= t1[i]; a3 |= t3[i]  # noqa: E702
+        w0 = a0
+        w1 = a1
+        w2 = a2
+        w3 = a3
+    st[0] = w0
+    st[1] = w1
+    st[2] = w2
+    st[3] = w3
+    _substitute(st, kb, 16, _I1, _I2)  # the last inverse substitution, round 15: key bit 4n + 15
     for q in range(4):
         w = st[3 - q]
         blk[q << 1] = w >> 8
@@ -108,7 +149,7 @@ def decrypt_into(key, blk):
 
 def wipe():
     """Clear the key bits and block left in the scratch buffers."""
-    for i in range(64):
+    for i in range(77):
         _KB[i] = 0
     for q in range(4):
         _ST[q] = 0

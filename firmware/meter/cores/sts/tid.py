@@ -61,21 +61,31 @@ class TidMemory:
 
     def _lowest(self):
         """(index, TID) of the lowest entry; (-1, TID_MAX + 1) if empty."""
+        r = self._rec
         lo = TID_MAX + 1
         at = -1
-        for i in range(self._rec[2]):
-            t = self._at(i)
+        o = _HDR
+        for i in range(r[2]):
+            t = r[o] << 16 | r[o + 1] << 8 | r[o + 2]
             if t < lo:
                 lo = t
                 at = i
+            o += 3
         return at, lo
 
     def check(self, tid):
         """0 if tid may be accepted, else result.USED or result.OLD. Changes nothing."""
-        for i in range(self._rec[2]):
-            if self._at(i) == tid:
+        r = self._rec
+        lo = TID_MAX + 1
+        o = _HDR
+        for i in range(r[2]):
+            t = r[o] << 16 | r[o + 1] << 8 | r[o + 2]
+            if t == tid:
                 return result.USED
-        if self._rec[2] == self.capacity and tid < self._lowest()[1]:
+            if t < lo:
+                lo = t
+            o += 3
+        if r[2] == self.capacity and tid < lo:
             return result.OLD
         return 0
 

@@ -20,10 +20,13 @@ LAYOUTS = {
 }
 
 
+RAW_LAYOUT = (("data", 44),)  # class 1 subclasses 2-15, class 3: no defined fields
+
+
 def layout(cls, sub):
     if cls == 0 or (cls == 2 and (cls, sub) not in LAYOUTS):
         return TID_LAYOUT
-    return LAYOUTS[(cls, sub)]
+    return LAYOUTS.get((cls, sub), RAW_LAYOUT)
 
 
 def crc16(data):

@@ -58,8 +58,12 @@ def digits(cls, cipher):
     return "0" * (20 - len(s)) + s
 
 
-def seal(key8, cls, plain):
-    return digits(cls, plain if cls == 1 else encrypt(key8, plain))
+def seal(key8, cls, plain, enc=None):
+    """The digits of a plaintext block: class 1 as it is, else encrypted with STA, or with
+    enc(key, block) (a stand-in cipher for the EA09 / EA11 dispatch tests)."""
+    if cls == 1:
+        return digits(cls, plain)
+    return digits(cls, (enc or encrypt)(key8, plain))
 
 
 def tid_token(key8, cls, sub, value, tid, rnd=0):
@@ -70,16 +74,16 @@ def credit(key8, field, tid, sub=0, rnd=0):
     return tid_token(key8, 0, sub, field, tid, rnd)
 
 
-def kct_set(key8, new_key, kt=2, krn=2, ti=1, ken=255, ro=0, sgc=0):
+def kct_set(key8, new_key, kt=2, krn=2, ti=1, ken=255, ro=0, sgc=0, enc=None):
     """The key change tokens [3, 4] (64-bit new key) or [3, 4, 8, 9] (128-bit)."""
     nk = bytes(new_key)
     w = lambda a: int.from_bytes(nk[a:a + 4], "big")  # noqa: E731
     wide = len(nk) == 16
-    out = [seal(key8, 2, block(2, 3, ((ken >> 4, 4), (krn, 4), (ro, 1), (0, 1), (kt, 2), (w(0), 32)))),
-           seal(key8, 2, block(2, 4, ((ken & 15, 4), (ti, 8), (w(12 if wide else 4), 32))))]
+    out = [seal(key8, 2, block(2, 3, ((ken >> 4, 4), (krn, 4), (ro, 1), (0, 1), (kt, 2), (w(0), 32))), enc),
+           seal(key8, 2, block(2, 4, ((ken & 15, 4), (ti, 8), (w(12 if wide else 4), 32))), enc)]
     if wide:
-        out.append(seal(key8, 2, block(2, 8, ((sgc & 0xFFF, 12), (w(8), 32)))))
-        out.append(seal(key8, 2, block(2, 9, ((sgc >> 12, 12), (w(4), 32)))))
+        out.append(seal(key8, 2, block(2, 8, ((sgc & 0xFFF, 12), (w(8), 32))), enc))
+        out.append(seal(key8, 2, block(2, 9, ((sgc >> 12, 12), (w(4), 32))), enc))
     return out
 
 

@@ -14,19 +14,22 @@ def check(ea, key):
         raise ValueError("EA%02d needs a %d-bit decoder key" % (ea, KEY_BYTES[ea] * 8))
 
 
-def encrypt(ea, key, block):
+def _run(ea, key, block, forward):
     check(ea, key)
     if ea == 7:
-        return sta.encrypt(key, block)
+        return (sta.encrypt if forward else sta.decrypt)(key, block)
     raw = block.to_bytes(8, "big")
-    out = keys.des_encrypt(key, raw) if ea == 9 else Misty1(key).encrypt(raw)
+    if ea == 9:
+        out = (keys.des_encrypt if forward else keys.des_decrypt)(key, raw)
+    else:
+        m = Misty1(key)
+        out = m.encrypt(raw) if forward else m.decrypt(raw)
     return int.from_bytes(out, "big")
+
+
+def encrypt(ea, key, block):
+    return _run(ea, key, block, True)
 
 
 def decrypt(ea, key, block):
-    check(ea, key)
-    if ea == 7:
-        return sta.decrypt(key, block)
-    raw = block.to_bytes(8, "big")
-    out = keys.des_decrypt(key, raw) if ea == 9 else Misty1(key).decrypt(raw)
-    return int.from_bytes(out, "big")
+    return _run(ea, key, block, False)

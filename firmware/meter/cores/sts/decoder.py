@@ -13,7 +13,8 @@
 #   ("RECORD_TID", tid)              the decoder remembered this TID: persist tid_record(); tid is
 #                                    None after a rollover key change cleared the memory
 #   ("ADD_CREDIT", subclass, amount, tid)  class 0: subclass 0 electricity (0.1 kWh), 1 water,
-#                                    2 gas, 3 time, 4-7 currency; amount in 0.1 units
+#                                    2 gas, 3 time, 4-7 currency (CREDIT_TYPES); amount in 0.1 of
+#                                    the register's unit, at most amount.MAX (< 2**30)
 #   ("SET_MAX_POWER", watts)         class 2/0 maximum power limit
 #   ("CLEAR_CREDIT", register)       class 2/1: credit register 0-7 (as the class 0 subclasses),
 #                                    0xFFFF = all registers
@@ -56,6 +57,8 @@ SET_PHASE_UNBALANCE = "SET_PHASE_UNBALANCE"
 SET_WATER_FACTOR = "SET_WATER_FACTOR"
 METER_TEST = "METER_TEST"
 DISPLAY = "DISPLAY"
+
+CREDIT_TYPES = ("electricity", "water", "gas", "time", "currency", "currency", "currency", "currency")
 
 _SHOW = tuple((DISPLAY, n) for n in NAMES)
 _PERSIST_LOCK = (RECORD_LOCKOUT,)

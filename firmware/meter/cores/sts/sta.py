@@ -74,12 +74,23 @@ def _substitute(st, kb, off, s1, s2):
 
 def decrypt_into(key, blk):
     """Decrypt the 8-byte block blk (big-endian, bytearray or writable memoryview) in place with
-    the 8-byte decoder key. Allocates nothing; leaves the key's bits in a module scratch buffer,
-    which it overwrites on the next call (call wipe() to clear it at once)."""
+    the 8-byte decoder key. Allocates nothing; the key's bits pass through a module scratch buffer,
+    cleared again before returning."""
     kb = _KB
-    for i in range(77):
-        b = (i - 1) & 63
-        kb[i] = (key[7 - (b >> 3)] >> (b & 7)) & 1
+    for q in range(8):  # bits 0..63 at 1..64, eight at a time
+        v = key[7 - q]
+        o = (q << 3) + 1
+        kb[o] = v & 1
+        kb[o + 1] = v >> 1 & 1
+        kb[o + 2] = v >> 2 & 1
+        kb[o + 3] = v >> 3 & 1
+        kb[o + 4] = v >> 4 & 1
+        kb[o + 5] = v >> 5 & 1
+        kb[o + 6] = v >> 6 & 1
+        kb[o + 7] = v >> 7
+    kb[0] = kb[64]  # bit 63 before bit 0, bits 0..11 again after bit 63: no wrapping in the rounds
+    for i in range(1, 13):
+        kb[64 + i] = kb[i]
     st = _ST
     st[3] = blk[0] << 8 | blk[1]
     st[2] = blk[2] << 8 | blk[3]
@@ -145,10 +156,12 @@ def decrypt_into(key, blk):
         w = st[3 - q]
         blk[q << 1] = w >> 8
         blk[(q << 1) + 1] = w & 0xFF
+    for i in range(77):
+        kb[i] = 0
 
 
 def wipe():
-    """Clear the key bits and block left in the scratch buffers."""
+    """Clear the scratch buffers (key bits, block)."""
     for i in range(77):
         _KB[i] = 0
     for q in range(4):

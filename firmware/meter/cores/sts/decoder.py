@@ -35,9 +35,10 @@
 # if only the key lands, restore() finds the TID record of the older base date and clears it.
 # If persisting fails, call restore() with the last durable records: the RAM state goes back.
 #
-# State changes: a result other than Accept/1stKCT/2ndKCT changes nothing but the bad-token count
-# (CRC and Format results, lockout.py). State: the TID memory, the lockout, the pending key change
-# parts; all preallocated. Decoding allocates only the action list and its tuples (EA07).
+# State changes: a result other than Accept/1stKCT/2ndKCT changes nothing but the lockout state
+# (lockout.py: CRC and Format results count as bad tokens; any token with a good CRC resets the
+# count). State: the TID memory, the lockout, the pending key change parts; all preallocated.
+# Decoding allocates only the action list and its tuples (EA07).
 from . import result, amount, cipher, keychange
 from .result import NAMES
 from .keyrec import KT_DITK, KT_DDTK

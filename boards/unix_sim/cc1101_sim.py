@@ -247,6 +247,9 @@ class Cc1101Sim:
                 break
         if t > self.t:
             self.t = t
+        if len(self.air) > 8:  # forget transmissions long over (none can be received any more)
+            keep = self.pkt[0] if self.pkt else None
+            self.air = [x for x in self.air if x.t1 > t - 100000000 or x is keep]
         self._set_levels()
         self._fire()
 

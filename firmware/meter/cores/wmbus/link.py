@@ -191,8 +191,8 @@ class Link:
         mf = self._mfcts
         if len(mf):
             v = b[s + 2] | (b[s + 3] << 8)
-            for x in mf:
-                if x == v:
+            for i in range(len(mf)):
+                if mf[i] == v:
                     return True
             return False
         return True

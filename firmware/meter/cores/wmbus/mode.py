@@ -102,7 +102,20 @@ def detect(buf, n, family):
         return NEED_MORE
     if t1_start_ok(b0, buf[1], buf[2]):
         return MODE_T1
-    return MODE_C1B_LATE
+    return MODE_C1B_LATE if c_field_ok(buf[1]) else BAD
+
+
+def c_field_ok(c):
+    """A C-field EN 13757-4 defines: bit 7 clear; from a primary station (bit 6) SND_NKE 0,
+    SND_UD 3, SND_NR 4, SND_UD2 5, SND_IR 6, ACC_NR 7, ACC_DMD 8, REQ_UD1 A, REQ_UD2 B; from a
+    secondary station ACK 0, CNF_IR 6, RSP_UD 8. Used only to vet late-synced format B packets,
+    which have no marker and no early CRC."""
+    if c & 0x80:
+        return False
+    f = c & 15
+    if c & 0x40:
+        return f <= 8 and f not in (1, 2) or f == 10 or f == 11
+    return f == 0 or f == 6 or f == 8
 
 
 def expected_length(buf, n, family):

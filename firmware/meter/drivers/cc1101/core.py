@@ -218,12 +218,20 @@ class CC1101:
         self._load(family, None)
         self.family = family
         self.strobe(R.SFRX)
-        self.strobe(R.SRX)
+        self._strobe_cal(R.SRX)
         self._st = _HUNT
         self._slot = -1
 
+    def _strobe_cal(self, cmd):
+        """SRX/STX from IDLE with calibration (FS_AUTOCAL for this one transition)."""
+        self.write_reg(R.MCSM0, R.MCSM0_CAL)
+        self.strobe(cmd)
+        self.write_reg(R.MCSM0, R.RX_TC[R.MCSM0])
+
     def _rearm(self):
+        """Ready for the next packet: infinite length, FIFO threshold at 4 bytes."""
         self.write_reg(R.PKTCTRL0, R.LEN_INFINITE)
+        self.write_reg(R.FIFOTHR, R.RX_TC[R.FIFOTHR])
 
     def _restart(self):
         """Drop what the FIFO holds and hunt again (SFRX only in IDLE or overflow: SWRS061 10.4)."""
@@ -346,6 +354,7 @@ class CC1101:
                 self._restart()
                 return EV_NOISE
         self._need = need
+        self.write_reg(R.FIFOTHR, R.FIFOTHR_BULK)
         return 0
 
     def _go_fixed(self):
@@ -423,7 +432,7 @@ class CC1101:
         self.write_reg(R.PKTCTRL0, R.LEN_FIXED if self._tx_fixed else R.LEN_INFINITE)
         self._tx_fill(R.FIFO_SIZE)
         self._st = _TX
-        self.strobe(R.STX)
+        self._strobe_cal(R.STX)
 
     def _tx_fill(self, room):
         while room > 0 and self._tx_pos < self._tx_n:

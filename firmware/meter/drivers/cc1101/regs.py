@@ -111,6 +111,10 @@ LEN_FIXED = const(0)
 LEN_VARIABLE = const(1)
 LEN_INFINITE = const(2)
 
+FIFOTHR_BULK = const(0x03)  # RX 16 / TX 49 bytes: after GDO0 rises the service has 48 bytes
+                            # (3.84 ms at 100 kchip/s) before the RX FIFO overflows
+MCSM0_CAL = const(0x18)  # FS_AUTOCAL = 1: calibrate when going from IDLE to RX or TX
+
 # --- the T1+C1 receive register set, 0x00..0x2E, written in one burst ---------------------------
 # Frequency: f = fXOSC / 2**16 * FREQ (SWRS061 21): 868.95 MHz * 2**16 / 26 MHz = 2190288.7
 #   -> 0x216BD1 = 868.950104 MHz (+0.1 kHz; EN 13757-4 allows +-60 kHz in mode T/C).
@@ -123,8 +127,10 @@ RX_TC = bytes((
     GDO_SYNC,  # 0x00 IOCFG2: GDO2 = sync received .. end of packet (SWRS061 table 41, 0x06)
     GDO_HIZ,  # 0x01 IOCFG1: GDO1 is SO; tri-state when CSn high (reset value 0x2E)
     GDO_RX_THR,  # 0x02 IOCFG0: GDO0 = RX FIFO at or above threshold (0x00)
-    0x03,  # 0x03 FIFOTHR: FIFO_THR = 3 -> RX 16 bytes / TX 49 bytes (table 44): service has
-           #      48 bytes (3.8 ms at 100 kchip/s) after GDO0 rises before the FIFO overflows
+    0x00,  # 0x03 FIFOTHR: FIFO_THR = 0 -> RX 4 bytes while a packet's first bytes are awaited,
+           #      so GDO0 calls the service as soon as the length can be read (a 14-byte C1
+           #      frame lasts 1.6 ms: the fixed-length switch must come before its end); then
+           #      FIFOTHR_BULK (table 44)
     0x54,  # 0x04 SYNC1: sync 0x543D = "010101" (preamble tail) + T sync "0000111101"; also the
     0x3D,  # 0x05 SYNC0  C-mode sync word (EN 13757-4; SWRA522)
     0xFF,  # 0x06 PKTLEN: set per packet (mod 256) once the L-field is known (SWRS061 15.3)
@@ -148,7 +154,9 @@ RX_TC = bytes((
     0x07,  # 0x16 MCSM2: no RX timeout (reset)
     0x0C,  # 0x17 MCSM1: CCA always, RXOFF_MODE = RX (back to sync search after a packet, so a
            #      back-to-back frame is not missed), TXOFF_MODE = IDLE
-    0x18,  # 0x18 MCSM0: FS_AUTOCAL = 1 (calibrate on IDLE -> RX/TX), PO_TIMEOUT = 2 (~150 us)
+    0x08,  # 0x18 MCSM0: FS_AUTOCAL = 0, PO_TIMEOUT = 2 (~150 us). The driver calibrates on
+           #      start_rx()/transmit() (MCSM0_CAL for that one strobe), so recovering from an
+           #      overflow is IDLE -> RX in ~90 us instead of ~800 us with calibration
     0x2E,  # 0x19 FOCCFG: freq. offset comp. gated by CS, pre-sync 2K, post-sync K/2, limit BW/4
     0xBF,  # 0x1A BSCFG: bit sync 3KI/3KP pre-sync, KI/2 KP post-sync, BS_LIMIT = +-12.5 % (T1)
     0x43,  # 0x1B AGCCTRL2: MAX_DVGA_GAIN = 1, LNA max, MAGN_TARGET 33 dB (SmartRF / AN067 T mode)
@@ -181,11 +189,11 @@ RX_TC = bytes((
 RX_S = ((FREQ2, 0x21), (FREQ1, 0x65), (FREQ0, 0x6A), (MDMCFG4, 0x6A), (MDMCFG3, 0x4A),
         (SYNC1, 0x76), (SYNC0, 0x96), (DEVIATN, 0x50), (BSCFG, 0x6D))  # BS_LIMIT +-3.125 %
 # transmit: GDO0 follows the TX FIFO threshold (refill when it drops below 49 bytes)
-TX_T1 = ((DEVIATN, 0x50), (IOCFG0, GDO_TX_THR))  # T: +-50 kHz -> 50.8 kHz
-TX_C1 = ((DEVIATN, 0x46), (IOCFG0, GDO_TX_THR))  # C: +-45 kHz -> E = 4, M = 6: 44.4 kHz
+TX_T1 = ((DEVIATN, 0x50), (IOCFG0, GDO_TX_THR), (FIFOTHR, FIFOTHR_BULK))  # T: +-50 kHz: 50.8 kHz
+TX_C1 = ((DEVIATN, 0x46), (IOCFG0, GDO_TX_THR), (FIFOTHR, FIFOTHR_BULK))  # C: +-45 kHz: 44.4 kHz
 # S1 transmit: the chip sends no preamble/sync (SYNC_MODE = 0); the FIFO carries the S1 header:
 # 279 "01" pairs (S1 needs n >= 279) and the 18-chip sync word, 576 chips = 72 bytes exactly.
-TX_S = RX_S + ((MDMCFG2, 0x00), (IOCFG0, GDO_TX_THR))
+TX_S = RX_S + ((MDMCFG2, 0x00), (IOCFG0, GDO_TX_THR), (FIFOTHR, FIFOTHR_BULK))
 S1_HEADER = b"\x55" * 69 + b"\x54\x76\x96"
 
 PA_0DBM = const(0x50)  # PATABLE for about 0 dBm at 868 MHz (SWRS061 table 39); 0xC0 is the maximum

@@ -11,25 +11,20 @@ with zero frames lost, for:
      and the end-of-packet re-arm);
   3. polling without interrupts: the longest service period with zero loss for the long frame.
 Figures are virtual time (deterministic, no wall clock); resolution 10 us.
+  4. CPU cost per received frame (driver FIFO service + link core), in callgrind instructions
+     of the 32-bit interpreter, against a replay chip (tests/mp/mpt_radio_driver.py) so the
+     model's own work is not counted: per mode and length.
 """
 import os
 import subprocess
 
-from host_tools.benchutil import INTERPRETERS, ROOT
+from host_tools.benchutil import INTERPRETERS, ROOT, callgrind_ir
 
 SCRIPT = r"""
 import sys
 sys.path.append("tests/mp")
-from radio_harness import Rig, on_air, make_frame
-from meter.cores.wmbus import mode as M
+from radio_harness import Rig, on_air, make_frame, sized
 from meter.cores.wmbus.link import OK
-
-def sized(target, mode):
-    best = 11
-    for n in range(11, 257):
-        if len(on_air(make_frame(n, 1), mode)) <= target:
-            best = n
-    return best
 
 def trial(spec, family, latency=None, period=None):
     rig = Rig(family=family)
@@ -84,6 +79,46 @@ def measure(interp="unix"):
     return [None if v == "None" else int(v) for v in line[0].split()[1:]]
 
 
+COST = r"""
+import sys
+sys.path.append("tests/mp")
+from mpt_radio_driver import ReplayChip
+from radio_harness import on_air, make_frame
+from meter.cores.wmbus import mode as M
+from meter.cores.wmbus.link import Link
+from meter.drivers.cc1101.core import CC1101
+N, n, md, fm = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+chip = ReplayChip()
+link = Link(dup_window=0)
+r = CC1101(chip, chip.gdo0, chip.gdo2, M.expected_length, link.rx_buffers(2))
+r._st = 0
+p = on_air(make_frame(n, n), md, fm)
+def one():
+    chip.load(p)
+    while not r.ready():
+        r.service()
+    i = r.peek()
+    assert link.read(r.bufs[i], r.lens[i], 0, 0, 0, 0) == 0
+    r.release()
+one()
+for _ in range(N):
+    one()
+"""
+CASES = ((20, "C1", "A"), (20, "T1", "A"), (200, "C1", "B"), (256, "C1", "A"), (256, "T1", "A"))
+
+
+def cost(n, md, fm, frames=40):
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ":".join([".frozen", os.path.join(ROOT, "firmware"),
+                                   os.path.join(ROOT, "tests", "mp")])
+
+    def run(k):
+        return lambda wrap: subprocess.run(
+            list(wrap) + [INTERPRETERS["unix32"], "-c", COST, str(k), str(n), md, fm], cwd=ROOT,
+            env=env, capture_output=True, text=True, timeout=900)
+    return (callgrind_ir(run(frames)) - callgrind_ir(run(0))) // frames
+
+
 def main():
     long_t, long_s, b2b, poll = measure()
     print(__doc__.strip().splitlines()[0])
@@ -96,6 +131,9 @@ def main():
           % (b2b / 1000.0, b2b / float(FILL_TC_US)))
     print("polling only (no interrupts), longest period with zero loss, T1 400 bytes: %.2f ms = "
           "%.2f x the fill time" % (poll / 1000.0, poll / float(FILL_TC_US)))
+    print("instructions per received frame, driver + link core (unix32, callgrind):")
+    for n, md, fm in CASES:
+        print("  %s format %s, %3d bytes without CRCs: %9d" % (md, fm, n, cost(n, md, fm)))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 import json
 
 from mptest import eq
-from radio_harness import Rig, on_air, make_frame, strip_crcs, with_crcs, t1_encode, manchester
+from radio_harness import Rig, on_air, make_frame, sized, strip_crcs
 from meter.cores.wmbus import mode as M
 from meter.cores.wmbus import link as L
 from meter.drivers.cc1101 import regs as R
@@ -106,20 +106,11 @@ def test_badmac_vector_passes_link_layer():
     eq(rig.link.stats[L.ST_CRC], 1)
 
 
-def _sized(target, mode):
-    """Frame (without CRCs) whose on-air length after sync is the largest <= target."""
-    best = 11
-    for n in range(11, 257):
-        if len(on_air(make_frame(n, 1), mode)) <= target:
-            best = n
-    return best
-
-
 def _back_to_back(rig, spec, gap_us=0, rssi=-60):
     t = 2000
     want = []
     for i, (mode, target) in enumerate(spec):
-        n = _sized(target, mode)
+        n = sized(target, mode)
         fr = make_frame(n, 100 + i)
         t = rig.sim.inject(on_air(fr, mode), mode, rssi, at=t) + gap_us
         want.append((fr, "A", M.MODE_T1 if mode == "T1" else M.MODE_C1A, rssi))

@@ -14,6 +14,15 @@ from meter.drivers.cc1101.core import CC1101  # noqa: E402
 from wmbus_ref import on_air, make_frame, with_crcs, strip_crcs, t1_encode, manchester  # noqa: E402,F401
 
 
+def sized(target, mode):
+    """Length (without CRCs) of the longest frame whose on-air length in `mode` is <= target."""
+    best = 11
+    for n in range(11, 257):
+        if len(on_air(make_frame(n, 1), mode)) <= target:
+            best = n
+    return best
+
+
 # --- virtual time harness --------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from mptest import eq  # noqa: E402
 from meter.cores.wmbus import mode as M  # noqa: E402
 from meter.cores.wmbus.link import Link, OK  # noqa: E402
 from meter.drivers.cc1101 import regs as R  # noqa: E402
-from meter.drivers.cc1101.core import CC1101, EV_FRAME  # noqa: E402
+from meter.drivers.cc1101.core import CC1101  # noqa: E402
 from radio_harness import on_air, make_frame  # noqa: E402
 
 XOSC = 26000000

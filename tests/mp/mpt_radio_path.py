@@ -6,7 +6,8 @@
 import json
 
 from mptest import eq
-from radio_harness import Rig, on_air, make_frame, sized, strip_crcs
+from radio_harness import Rig, on_air, make_frame, sized
+from wmbus_ref import strip_crcs
 from meter.cores.wmbus import mode as M
 from meter.cores.wmbus import link as L
 from meter.drivers.cc1101 import regs as R
@@ -48,7 +49,6 @@ def _check(rig, want):
         eq(data[0], _expect_l(frame, fmt))
         eq(data[1:], frame[1:])
         eq(rssi, rs)
-        f = rig.link.frame
     eq(rig.sim.violations, [])
 
 

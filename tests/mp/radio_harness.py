@@ -11,7 +11,7 @@ from meter.cores.wmbus import mode as M  # noqa: E402
 from meter.cores.wmbus.link import Link, OK  # noqa: E402
 from meter.drivers.cc1101.core import CC1101  # noqa: E402
 
-from wmbus_ref import on_air, make_frame, with_crcs, strip_crcs, t1_encode, manchester  # noqa: E402,F401
+from wmbus_ref import on_air, make_frame  # noqa: E402
 
 
 def sized(target, mode):

@@ -382,6 +382,12 @@ class Link:
         self.tx_len = 0
         self._send_segment()
 
+    def send_ack(self):
+        """No APDU answers the last one (an unconfirmed service): return the poll with RR."""
+        if self.connected:
+            self._send_ctrl(RR | PF | (self.vr << 5), self.client)
+            self._keep()
+
     def _send_segment(self):
         first = self._pend_pos == 0
         room = self.info_tx - (3 if first else 0)

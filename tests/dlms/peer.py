@@ -16,6 +16,7 @@ import serial
 
 from gurux_dlms import GXByteBuffer, GXReplyData, GXDLMSClient, GXDLMSException
 from gurux_dlms.enums import InterfaceType, Authentication, Security
+from gurux_dlms.secure import GXDLMSSecureClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INTERP = {
@@ -257,11 +258,14 @@ class Gx:
 
 def gurux_client(iface, sap, auth=Authentication.NONE, password=None, security=Security.NONE,
                  ek=None, ak=None, title=None, server_address=1):
-    c = GXDLMSClient(True, sap, server_address, auth, password,
-                     InterfaceType.WRAPPER if iface == "wrapper" else InterfaceType.HDLC)
+    iface = InterfaceType.WRAPPER if iface == "wrapper" else InterfaceType.HDLC
     if security != Security.NONE or auth == Authentication.HIGH_GMAC:
-        c.ciphering.security = security
-        c.ciphering.systemTitle = title
-        c.ciphering.blockCipherKey = ek
-        c.ciphering.authenticationKey = ak
+        c = GXDLMSSecureClient(True, sap, server_address, auth, password, iface)
+        ci = c.settings.cipher
+        ci.security = security
+        ci.systemTitle = bytearray(title)
+        ci.blockCipherKey = bytearray(ek)
+        ci.authenticationKey = bytearray(ak)
+    else:
+        c = GXDLMSClient(True, sap, server_address, auth, password, iface)
     return c

@@ -354,10 +354,9 @@ class Association:
         self.lockout.attempt()
         self._lock_actions(now, actions)
         try:
-            ic = self.cipher.check_gmac(self.keys, self.title, self.stoc, params[1])
-            if not self.sec.accept_rx(ic, actions):
-                actions.append((X.EVENT, X.EV_REPLAY, self.sap, ic))
-                raise DecipherError(0)
+            # f(StoC) is bound to our fresh challenge, so its IC needs no replay check (gurux
+            # computes it with the IC before the one of the APDU that carries it)
+            self.cipher.check_gmac(self.keys, self.title, self.stoc, params[1])
         except DecipherError:
             self._fail(now, actions)
             self.release()

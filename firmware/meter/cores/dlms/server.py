@@ -49,7 +49,7 @@ ERR_IC = const(6)
 
 
 class Application:
-    def __init__(self, registry, clients, keys, sec, lockout, rand, max_pdu=1024, block_fifo=768,
+    def __init__(self, registry, clients, keys, sec, lockout, rand, max_pdu=1024, block_fifo=None,
                  max_set=1024, max_items=axdr.MAX_ITEMS, security_setup_ln=None):
         """registry: objects.Registry (the mapping); clients: association.Client list; keys:
         security.Keys; sec: association.SecState; lockout: lockout.Lockout (sec, lockout and
@@ -59,7 +59,7 @@ class Application:
         self.assoc = Association(registry, clients, keys, sec, lockout, rand, max_pdu,
                                  security_setup_ln)
         self.assoc.cipher = self.cipher
-        self.svc = Services(registry, self.assoc, block_fifo, max_set, max_items)
+        self.svc = Services(registry, self.assoc, block_fifo or max_pdu + 256, max_set, max_items)
         self.tx = bytearray(PRE + max_pdu + 16)
 
     def release(self, actions):

@@ -122,7 +122,16 @@ class Streamer:
         if self.n - self.h < k and self.i < self.count:
             self._compact()
             while self.n < k and self.i < self.count:
-                self._next()
+                n0 = self.n
+                try:
+                    self._next()
+                except axdr.AxdrError as e:
+                    # an item that does not fit behind what is queued waits for the next block
+                    # (and is encoded again then); one that does not fit an empty FIFO is an error
+                    if e.code != axdr.OVERFLOW or n0 == 0:
+                        raise
+                    self.n = n0
+                    break
         take = min(k, self.n - self.h)
         dst[pos:pos + take] = self.mv[self.h:self.h + take]
         self.h += take
@@ -351,9 +360,9 @@ class Services:
     def _block(self, out, o, lim):
         """get-response-with-datablock: C4 02 iid last block-number(u32) 00 length raw."""
         self.blk_no += 1
-        room = lim - o - 8 - 3
+        room = lim - o - 9 - 3
         lsz = axdr.length_size(room)
-        d = o + 8 + lsz
+        d = o + 9 + lsz
         try:
             n = self.stream.fill(out, d, room)
         except (axdr.AxdrError, O.DataAccessError) as e:

@@ -62,10 +62,11 @@ class Client:
 
 class SecState:
     """Invocation counters (owner-persisted through STORE actions; restore both tx fields to the
-    stored "tx_ic" reservation and rx_ic to the stored "rx_ic", or -1)."""
+    stored "tx_ic" reservation and rx_ic to the stored "rx_ic", or -1). The first IC sent is 1:
+    some clients (dlms-cosem) take 0 for "none received yet" and refuse it."""
     __slots__ = ("tx_ic", "tx_reserved", "rx_ic")
 
-    def __init__(self, tx_ic=0, rx_ic=-1):
+    def __init__(self, tx_ic=1, rx_ic=-1):
         self.tx_ic = tx_ic
         self.tx_reserved = tx_ic
         self.rx_ic = rx_ic

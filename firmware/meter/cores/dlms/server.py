@@ -7,10 +7,11 @@
 #
 # Application: APDU in, APDU out. AARQ/RLRQ (association.py), GET/SET/ACTION (services.py), in
 # plain or glo-ciphered form (security.py):
-#   glo-get/set/action-request (C8/C9/CB) in a ciphered association: deciphered in place (IV =
-#   client system title || IC), the IC must exceed the last accepted one (STORE "rx_ic"), the
-#   answer goes out as glo-get/set/action-response (CC/CD/CF) with the request's security
-#   control byte and the next server IC (STORE "tx_ic" reservations).
+#   glo-get/set/action-request (C8/C9/CB) or general-glo-ciphering (DB, with the client's system
+#   title) in a ciphered association: deciphered in place (IV = client system title || IC), the
+#   IC must exceed the last accepted one (STORE "rx_ic"); the answer goes out in the same form
+#   (glo-get/set/action-response CC/CD/CF, or general-glo-ciphering with our system title) with
+#   the request's security control byte and the next server IC (STORE "tx_ic" reservations).
 # exception-response D8 (Green Book 9.3.5): state-error, service-error [, u32]:
 #   no association (or another client SAP than the associated one)  01 01  service-not-allowed,
 #                                                                    operation-not-possible
@@ -35,8 +36,10 @@ from meter.cores.dlms.services import Services, Malformed, Unsupported
 
 EXCEPTION_RESPONSE = const(0xD8)
 _GLO_OFFSET = const(8)  # glo-get-request C8 = get-request C0 + 8; responses likewise
-PRE = const(17)  # room before a response APDU: wrapper header 8 + glo header (1 + 3 + 5)
-_CIPHER_OVERHEAD = const(21)  # tag 1 + length 3 + SC 1 + IC 4 + GCM tag 12
+GENERAL_GLO = const(0xDB)
+# room before a response APDU: wrapper header 8 + general-glo header (1 + 1 + 8 + 3 + 5)
+PRE = const(26)
+_CIPHER_OVERHEAD = const(30)  # that header (18) + GCM tag 12
 
 # exception-response codes
 STATE_NOT_ALLOWED = const(1)
@@ -103,12 +106,20 @@ class Application:
         if a.status == NON_ASSOCIATED or sap != a.sap:
             return self._exception(STATE_NOT_ALLOWED, ERR_OPERATION)
         sc = 0
-        ciphered = 0xC8 <= tag <= 0xCB
+        general = tag == GENERAL_GLO
+        ciphered = general or 0xC8 <= tag <= 0xCB
         if ciphered:
             if not a.ciphered():
                 return self._exception(STATE_NOT_ALLOWED, ERR_OPERATION)
             try:
-                n, p = axdr.read_length(buf, pos + 1, end)
+                p = pos + 1
+                if general:
+                    # general-glo-ciphering: system-title (octet string), ciphered-content
+                    n, p = axdr.read_length(buf, p, end)
+                    if n != 8 or p + 8 > end or bytes(buf[p:p + 8]) != a.title:
+                        raise DecipherError(0)
+                    p += 8
+                n, p = axdr.read_length(buf, p, end)
                 if p + n != end:
                     raise DecipherError(0)
                 sc, ic, pos, n = self.cipher.decipher(a.keys, a.title, buf, p, end)
@@ -118,7 +129,7 @@ class Application:
                 actions.append((X.EVENT, X.EV_REPLAY, sap, ic))
                 return self._exception(STATE_NOT_ALLOWED, ERR_IC, (a.sec.rx_ic + 1) & 0xFFFFFFFF)
             end = pos + n
-            if n == 0 or buf[pos] != tag - _GLO_OFFSET:
+            if n == 0 or (not general and buf[pos] != tag - _GLO_OFFSET):
                 return self._exception(STATE_NOT_ALLOWED, ERR_DECIPHER)
             tag = buf[pos]
         elif a.ciphered() and tag in (0xC0, 0xC1, 0xC3):
@@ -153,9 +164,16 @@ class Application:
         rtag = out[PRE] + _GLO_OFFSET
         n = self.cipher.encipher(a.keys, sc, ic, out, PRE, n)
         ln = 5 + n
-        hs = PRE - 5 - axdr.length_size(ln) - 1
+        hs = PRE - 5 - axdr.length_size(ln)
+        axdr.write_length(out, hs, ln)
+        if general:  # answer in the form asked: DB | 08 | our system title | length | ...
+            hs -= 10
+            out[hs + 1] = 8
+            out[hs + 2:hs + 10] = a.keys.system_title
+            rtag = GENERAL_GLO
+        else:
+            hs -= 1
         out[hs] = rtag
-        axdr.write_length(out, hs + 1, ln)
         out[PRE - 5] = sc
         struct.pack_into(">I", out, PRE - 4, ic)
         return hs, PRE + n - hs

@@ -33,7 +33,7 @@ def free_port():
     return p
 
 
-class TestServer:
+class DlmsTestServer:
     """The MicroPython DLMS test server as a context manager; .lines collects its output."""
 
     def __init__(self, mode, interp="unix32", max_pdu=1024):

@@ -91,7 +91,6 @@ class Link:
         self.rxf = bytearray(max_info + OVERHEAD)
         self.tx = bytearray(max_info + OVERHEAD)
         self.apdu = bytearray(max_apdu)
-        self.last = bytearray(max_info + OVERHEAD)  # our last frame in NRM, for retransmission
         self.tx_len = 0
         self.event = NONE
         self.apdu_len = 0
@@ -116,7 +115,15 @@ class Link:
         self._pend = None  # memoryview of the APDU being sent in segments
         self._pend_pos = 0
         self._pend_len = 0
-        self.last_len = 0
+        # our last frame in NRM, rebuilt on a retransmission request instead of kept as a copy:
+        # 0 none, else the control byte of an RR, or -1 for an I-frame segment described by
+        # _last_src/_last_pos/_last_k/_last_ctrl/_last_more
+        self._last = 0
+        self._last_src = None
+        self._last_pos = 0
+        self._last_k = 0
+        self._last_ctrl = 0
+        self._last_more = False
 
     # ---- input ----
 
@@ -178,14 +185,14 @@ class Link:
             self.event = DISCONNECTED
 
     def _parse_addr(self, pos, end):
-        """-> (value list length, new pos) of one address field; 0 length when malformed."""
+        """-> the position after one address field (at most 4 bytes), or 0 when malformed."""
         rxf = self.rxf
-        start = pos
-        while pos < end and pos - start < 4:
+        lim = min(end, pos + 4)
+        while pos < lim:
             if rxf[pos] & 1:
-                return pos + 1 - start, pos + 1
+                return pos + 1
             pos += 1
-        return 0, pos
+        return 0
 
     def _frame(self, now):
         rxf = self.rxf
@@ -193,14 +200,15 @@ class Link:
         if not _fcs.check(rxf, 0, ln):
             return
         seg = rxf[0] & 0x08
-        dlen, p = self._parse_addr(2, ln - 2)
-        if dlen == 0 or dlen == 3:
+        p = self._parse_addr(2, ln - 2)
+        dlen = p - 2
+        if p == 0 or dlen == 3:
             return
         if not self._for_us(2, dlen):
             return
-        slen, p = self._parse_addr(p, ln - 2)
-        if slen != 1:
+        if self._parse_addr(p, ln - 2) != p + 1:  # client addresses are one byte
             return
+        p += 1
         client = rxf[p - 1] >> 1
         if p >= ln - 2:
             return
@@ -256,7 +264,7 @@ class Link:
                 return
             if self._pend is not None and nr == self.vs:
                 self._send_segment()
-            elif nr == (self.vs - 1) & 7 and self.last_len:
+            elif nr == (self.vs - 1) & 7 and self._last:
                 self._resend()
             elif pf:
                 self._send_ctrl(RR | PF | (self.vr << 5), client)
@@ -266,7 +274,8 @@ class Link:
             self._frmr(ctrl)
 
     def _remember_addr(self, dlen):
-        self._addr[0:dlen] = self.rxf[2:2 + dlen]
+        for i in range(dlen):
+            self._addr[i] = self.rxf[2 + i]
         self._addr_len = dlen
 
     # ---- SNRM / UA negotiation ----
@@ -333,7 +342,7 @@ class Link:
         ns = (ctrl >> 1) & 7
         nr = ctrl >> 5
         if ns != self.vr:
-            if ns == (self.vr - 1) & 7 and self.last_len:
+            if ns == (self.vr - 1) & 7 and self._last:
                 self._resend()  # the client did not get our answer: repeat it
             return
         if self._pend is not None:
@@ -357,7 +366,7 @@ class Link:
                 self._rx_fill += ilen
         if seg:
             self._send_ctrl(RR | PF | (self.vr << 5), self.client)
-            self._keep()
+            self._last = RR | PF | (self.vr << 5)
             return
         if self._rx_over:
             # an APDU longer than we take (or without LLC header): drop it, answer RR so the
@@ -386,35 +395,43 @@ class Link:
         """No APDU answers the last one (an unconfirmed service): return the poll with RR."""
         if self.connected:
             self._send_ctrl(RR | PF | (self.vr << 5), self.client)
-            self._keep()
+            self._last = RR | PF | (self.vr << 5)
 
     def _send_segment(self):
         first = self._pend_pos == 0
         room = self.info_tx - (3 if first else 0)
         k = min(room, self._pend_len - self._pend_pos)
         more = self._pend_pos + k < self._pend_len
-        tx = self.tx
-        p = self._header(I_FRAME | PF | (self.vr << 5) | (self.vs << 1), self.client, True)
-        if first:
-            tx[p] = 0xE6
-            tx[p + 1] = 0xE7
-            tx[p + 2] = 0
-            p += 3
-        tx[p:p + k] = self._pend[self._pend_pos:self._pend_pos + k]
+        self._last = -1
+        self._last_src = self._pend
+        self._last_pos = self._pend_pos
+        self._last_k = k
+        self._last_ctrl = I_FRAME | PF | (self.vr << 5) | (self.vs << 1)
+        self._last_more = more
         self._pend_pos += k
         if not more:
             self._pend = None
         self.vs = (self.vs + 1) & 7
-        self._finish(p + k, more)
-        self._keep()
+        self._build_segment()
 
-    def _keep(self):
-        self.last[0:self.tx_len] = self.tx[0:self.tx_len]
-        self.last_len = self.tx_len
+    def _build_segment(self):
+        tx = self.tx
+        pos = self._last_pos
+        k = self._last_k
+        p = self._header(self._last_ctrl, self.client, True)
+        if pos == 0:
+            tx[p] = 0xE6
+            tx[p + 1] = 0xE7
+            tx[p + 2] = 0
+            p += 3
+        tx[p:p + k] = self._last_src[pos:pos + k]
+        self._finish(p + k, self._last_more)
 
     def _resend(self):
-        self.tx[0:self.last_len] = self.last[0:self.last_len]
-        self.tx_len = self.last_len
+        if self._last == -1:
+            self._build_segment()
+        else:
+            self._send_ctrl(self._last, self.client)
 
     def _frmr(self, ctrl):
         tx = self.tx
@@ -433,7 +450,8 @@ class Link:
         tx[0] = FLAG
         tx[3] = (client << 1) | 1
         al = self._addr_len
-        tx[4:4 + al] = self._addr[0:al]
+        for i in range(al):
+            tx[4 + i] = self._addr[i]
         p = 4 + al
         tx[p] = ctrl
         self._has_info = has_info

@@ -71,9 +71,13 @@ def main():
             k = a[0]
             if k == X.SEND:
                 data = bytes(a[1])
-                while data:
-                    n = sock.send(data)
-                    data = data[n:]
+                try:
+                    while data:
+                        n = sock.send(data)
+                        data = data[n:]
+                except OSError:  # the peer went away (EPIPE, ECONNRESET)
+                    close(sock, srv)
+                    return
             elif k == X.CLOSE:
                 close(sock, srv)
                 print("ACT CLOSE")

@@ -25,24 +25,8 @@ SEEDS = [C.aarq(), C.aarq(mech=1, auth=b"abcdefgh"), C.get(3, bytes((1, 0, 1, 8,
          b"\x01\x01" * 30]
 
 
-def crc(b):
-    c = 0xFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
-    return c ^ 0xFFFF
-
-
 def hdlc_frame(ctrl, info=b""):
-    addr = b"\x03\x21"
-    ln = 2 + len(addr) + 1 + (2 + len(info) if info else 0) + 2
-    h = bytes((0xA0 | (ln >> 8), ln & 255)) + addr + bytes((ctrl,))
-    if info:
-        c = crc(h)
-        h += bytes((c & 255, c >> 8)) + info
-    c = crc(h)
-    return b"\x7e" + h + bytes((c & 255, c >> 8)) + b"\x7e"
+    return C.frame(b"\x03\x21", ctrl, info)
 
 
 def mutate(r, b):

@@ -8,28 +8,7 @@ import random
 from mptest import raises, eq
 from meter.cores.dlms import fcs, axdr, wrapper, hdlc
 from meter.cores.dlms.axdr import AxdrError
-
-
-def crc_ref(b):
-    # bit-by-bit CRC-16/X-25 from the polynomial (ISO/IEC 13239): reflected 0x8408
-    c = 0xFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0x8408 if c & 1 else c >> 1
-    return c ^ 0xFFFF
-
-
-def frame(addr, ctrl, info=b"", seg=False):
-    """An HDLC frame built independently of hdlc.py (format, addresses, control, HCS, FCS)."""
-    hl = 2 + len(addr) + 1
-    ln = hl + (2 + len(info) if info else 0) + 2
-    h = bytes((0xA0 | (8 if seg else 0) | (ln >> 8), ln & 255)) + addr + bytes((ctrl,))
-    if info:
-        c = crc_ref(h)
-        h += bytes((c & 255, c >> 8)) + info
-    c = crc_ref(h)
-    return b"\x7e" + h + bytes((c & 255, c >> 8)) + b"\x7e"
+from dlms_client import crc_ref, frame
 
 
 def parse(f):

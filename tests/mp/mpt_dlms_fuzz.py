@@ -12,7 +12,7 @@ from dlms_harness import H, M
 from meter.cores.dlms import actions as X
 from meter.cores.dlms.server import TcpServer, HdlcServer
 from meter.cores.dlms.hdlc import Link
-from mpt_dlms_codec import frame
+from dlms_client import frame
 
 TEXT = bytes((0, 0, 96, 13, 0, 255))
 PG = bytes((1, 0, 99, 1, 0, 255))

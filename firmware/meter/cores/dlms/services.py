@@ -258,6 +258,21 @@ class Services:
                 p += 1
         return cls, ln, aid, selector, params, p
 
+    def _desc_list(self, req, p, end):
+        """count, then that many descriptors with access selection -> (n, pos, list)."""
+        try:
+            n, q = axdr.read_length(req, p, end)
+        except axdr.AxdrError:
+            raise Malformed()
+        if n == 0 or n > MAX_LIST:
+            raise Malformed()
+        descs = []
+        for _ in range(n):
+            d = self._desc(req, q, end)
+            q = d[5]
+            descs.append(d)
+        return n, q, descs
+
     # ---- GET ----
 
     def get(self, req, p, end, out, o, lim):
@@ -300,17 +315,7 @@ class Services:
                 return self._block_error(O.DATA_BLOCK_NUMBER_INVALID, no, out, o)
             return self._block(out, o, lim)
         if typ == 3:
-            try:
-                n, q = axdr.read_length(req, p + 2, end)
-            except axdr.AxdrError:
-                raise Malformed()
-            if n == 0 or n > MAX_LIST:
-                raise Malformed()
-            descs = []
-            for _ in range(n):
-                d = self._desc(req, q, end)
-                q = d[5]
-                descs.append(d)
+            n, q, descs = self._desc_list(req, p + 2, end)
             if q != end:
                 raise Malformed()
             self.blk_iid = -1
@@ -436,17 +441,7 @@ class Services:
                 return self._set_last(iid, O.LONG_SET_ABORTED, no, out, o)
             return self._set_block(iid, last, no, req, s, n, out, o, actions)
         if typ == 4:
-            try:
-                n, q = axdr.read_length(req, p + 2, end)
-            except axdr.AxdrError:
-                raise Malformed()
-            if n == 0 or n > MAX_LIST:
-                raise Malformed()
-            descs = []
-            for _ in range(n):
-                d = self._desc(req, q, end)
-                q = d[5]
-                descs.append(d)
+            n, q, descs = self._desc_list(req, p + 2, end)
             try:
                 m, q = axdr.read_length(req, q, end)
                 if m != n:

@@ -35,7 +35,7 @@ _EMIT_THUMB = "-DMICROPY_EMIT_THUMB=1 -DMICROPY_EMIT_INLINE_THUMB=1"
 QEMU_IMAGES = {
     "m3": {"board": "MPS2_AN385", "machine": "mps2-an385", "arch": "armv7m", "cmod": True,
            "manifest": QEMU_MANIFEST, "cmods": ["tests/qemu/fatglue"],
-           "make": ["MICROPY_VFS_FAT=1", "CFLAGS_EXTRA=-DMICROPY_FATFS_NORTC=1 -DMICROPY_FATFS_RPATH=2"]},
+           "make": ["MICROPY_VFS_FAT=1", "CFLAGS_EXTRA=-DMICROPY_FATFS_NORTC=1 -DMICROPY_FATFS_RPATH=2 -DMICROPY_FATFS_ENABLE_LFN=1"]},
     "m3-nomc": {"board": "MPS2_AN385", "machine": "mps2-an385", "arch": "armv7m", "cmod": False,
                 "manifest": "", "make": []},
     "m0": {"board": "MICROBIT", "machine": "microbit", "arch": "armv6m", "cmod": True,

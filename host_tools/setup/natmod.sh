@@ -37,6 +37,11 @@ if [ -z "$PYTHON" ]; then
     exit 1
 fi
 
+# One build at a time (pytest-xdist workers may ask for the same architecture together).
+mkdir -p "$OUT"
+exec 9>"$OUT/.lock"
+flock 9
+
 built=()
 skipped=()
 failed=()

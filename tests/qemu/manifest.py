@@ -3,3 +3,6 @@
 # The port has no `time` or `select`: tests/qemu/ provides test-only stand-ins from the ROMFS.
 include("$(MPY_DIR)/extmod/asyncio")
 include("../../firmware/manifest.py")
+# The port has no C `_asyncio` (MICROPY_PY_ASYNCIO 0): freeze its pure-Python fallback, which the
+# asyncio manifest leaves out.
+package("asyncio", ("task.py",), base_path="$(MPY_DIR)/extmod", opt=3)

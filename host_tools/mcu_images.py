@@ -86,8 +86,13 @@ def qemu_elf(name):
     return os.path.join(OUT, "qemu-" + name, "firmware.elf")
 
 
+_checked = set()  # images this process already brought up to date
+
+
 def build_qemu(name):
     """Build (incrementally) the qemu image `name` of QEMU_IMAGES; returns its firmware.elf."""
+    if name in _checked and os.path.exists(qemu_elf(name)):
+        return qemu_elf(name)
     spec = QEMU_IMAGES[name]
     obj = os.path.join(ROOT, "build", "obj-qemu-" + name)
     os.makedirs(obj, exist_ok=True)
@@ -107,6 +112,7 @@ def build_qemu(name):
             shutil.copy2(built, dest + ".tmp")
             shutil.copy2(os.path.join(obj, "firmware.map"), os.path.join(os.path.dirname(dest), "firmware.map"))
             os.replace(dest + ".tmp", dest)
+    _checked.add(name)
     return dest
 
 

@@ -17,13 +17,11 @@ Printed per core:
 Debian's qemu ships no TCG plugins (libinsn.so), so icount + a timer is the counter here.
 Needs the M3 image's FAT and PSRAM for the app: the M0 rows are crypto and P1 only.
 """
-import os
 import re
 import sys
-import tempfile
 
-from host_tools.qemu import QemuBoard, tree
-from host_tools.mcu_images import ROOT, qemu_heap
+from host_tools.qemu import QemuBoard, test_files
+from host_tools.mcu_images import qemu_heap
 
 SCRIPT = r"""
 import gc, insn, metercrypto as mc
@@ -79,11 +77,7 @@ line('p1_build', insn.count(lambda: b.build_into(pbuf, s, None), 5))
 
 
 def measure(image):
-    files = tree(os.path.join(ROOT, "tests", "qemu"), "tests/qemu")
-    files.update(tree(os.path.join(ROOT, "tests", "mp"), "tests/mp"))
-    files.update(tree(os.path.join(ROOT, "firmware", "config"), "firmware/config", (".json",)))
-    del files["tests/qemu/manifest.py"]
-    with QemuBoard(image, files, icount=True) as b:
+    with QemuBoard(image, test_files(), icount=True) as b:
         out = b.exec(SCRIPT + (APP if image == "m3" else "") + CRYPTO, timeout=600)
     return dict((k, int(v)) for k, v in re.findall(r"^@@ (\w+) (-?\d+)$", out, re.M))
 

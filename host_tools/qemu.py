@@ -99,6 +99,17 @@ def tree(host_dir, dev_dir, exts=(".py",)):
     return out
 
 
+def test_files():
+    """{device path: host path} of the files the emulated boards' tests read, at their repository
+    paths (the tests open e.g. "firmware/config/tariff.json" relative to /rom): the test-only
+    stand-ins (tests/qemu), tests/mp, boards/ and the configuration files. Manifests stay out."""
+    files = tree(os.path.join(ROOT, "tests", "qemu"), "tests/qemu")
+    files.update(tree(os.path.join(ROOT, "tests", "mp"), "tests/mp"))
+    files.update(tree(os.path.join(ROOT, "boards"), "boards"))
+    files.update(tree(os.path.join(ROOT, "firmware", "config"), "firmware/config", (".json",)))
+    return {d: h for d, h in files.items() if not d.endswith(("/manifest.py", "/_boot.py"))}
+
+
 class QemuBoard:
     def __init__(self, image, files=None, icount=False, exec_timeout=300):
         self.image = image

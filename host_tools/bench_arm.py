@@ -20,7 +20,7 @@ Needs the M3 image's FAT and PSRAM for the app: the M0 rows are crypto and P1 on
 import re
 import sys
 
-from host_tools.qemu import QemuBoard, test_files
+from host_tools.qemu import QemuBoard, device_files
 from host_tools.mcu_images import qemu_heap
 
 SCRIPT = r"""
@@ -77,7 +77,7 @@ line('p1_build', insn.count(lambda: b.build_into(pbuf, s, None), 5))
 
 
 def measure(image):
-    with QemuBoard(image, test_files(), icount=True) as b:
+    with QemuBoard(image, device_files(), icount=True) as b:
         out = b.exec(SCRIPT + (APP if image == "m3" else "") + CRYPTO, timeout=600)
     return dict((k, int(v)) for k, v in re.findall(r"^@@ (\w+) (-?\d+)$", out, re.M))
 

@@ -18,8 +18,6 @@ process (also on an exception, and at interpreter exit for a board never closed)
 the MPS2 timer read by tests/qemu/insn.py counts ARM instructions (host_tools/bench_arm.py).
 """
 import atexit
-import contextlib
-import io
 import os
 import re
 import shutil
@@ -28,6 +26,7 @@ import tempfile
 import threading
 
 from host_tools import mcu_images
+from host_tools.romfs import build_romfs, tree  # noqa: F401 (tree: for callers)
 
 ROOT = mcu_images.ROOT
 
@@ -61,45 +60,7 @@ class DeviceError(QemuError):
         self.output, self.error = output, error
 
 
-def build_romfs(files, arch, out_path):
-    """Write a ROMFS image of `files` ({device path: host path}) to out_path, .py files compiled
-    to .mpy with mpy-cross for `arch`. Returns the image size."""
-    from mpremote.romfs import make_romfs
-    stage = tempfile.mkdtemp(prefix="meter-romfs-")
-    try:
-        for dev, host in files.items():
-            dst = os.path.join(stage, dev)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            if host.endswith(".py"):
-                dst = dst[:-3] + ".mpy"
-                r = subprocess.run([mcu_images.MPY_CROSS, "-march=" + arch, "-o", dst, "-s",
-                                    os.path.basename(dev), host], capture_output=True, text=True)
-                if r.returncode:
-                    raise QemuError("mpy-cross %s: %s" % (host, r.stderr.strip()))
-            else:
-                shutil.copyfile(host, dst)
-        with contextlib.redirect_stdout(io.StringIO()):  # make_romfs prints the tree
-            image = make_romfs(stage, mpy_cross=False)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    with open(out_path, "wb") as f:
-        f.write(image)
-    return len(image)
-
-
-def tree(host_dir, dev_dir, exts=(".py",)):
-    """{device path: host path} of the files under host_dir with the given extensions."""
-    out = {}
-    for d, subdirs, names in os.walk(host_dir):
-        subdirs[:] = sorted(s for s in subdirs if s != "__pycache__")
-        for n in sorted(names):
-            if n.endswith(exts):
-                host = os.path.join(d, n)
-                out[dev_dir + "/" + os.path.relpath(host, host_dir).replace(os.sep, "/")] = host
-    return out
-
-
-def test_files():
+def device_files():
     """{device path: host path} of the files the emulated boards' tests read, at their repository
     paths (the tests open e.g. "firmware/config/tariff.json" relative to /rom): the test-only
     stand-ins (tests/qemu), tests/mp, boards/ and the configuration files. Manifests stay out."""
@@ -188,6 +149,17 @@ class QemuBoard:
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+
+    def release(self):
+        """Let another program (mpremote itself) open the pty; the board keeps running."""
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def reattach(self):
+        from mpremote.transport_serial import SerialTransport
+        self.transport = SerialTransport(self.pty, baudrate=115200)
+        self.transport.enter_raw_repl(soft_reset=False)
 
     # ------------------------------------------------------------------ device access
     def exec(self, code, timeout=None):

@@ -13,12 +13,14 @@ configuration, files checked against the signed archive index):
                               pico-sdk 2.1.1 itself pins. Used as it is.
     picotool 2.1.1+dfsg-1     upstream tarball, built without USB (UF2 conversion only): the SDK
                               would otherwise download it at configure time.
+    mbedtls 3.6.6             upstream tarball: the rp2 port always links mbedtls (its `ssl`,
+                              hashlib); MicroPython 1.25 pins a 3.6 LTS commit (107ea89d).
 The archive mirror here lacks the Debian packaging files of the pico-sdk/tinyusb/picotool source
 packages, so the binary *-source packages (the same trees) and picotool's upstream tarball are used.
 
 The MicroPython source stays untouched: the rp2 port reads its SDK and tinyusb from lib/ of its
-own tree, so the build runs in a tree of symlinks (build/rp2src) whose lib/pico-sdk and
-lib/tinyusb point at the Debian trees; cmake builds out of tree (build/obj-rp2040).
+own tree, so the build runs in a tree of symlinks (build/rp2src) whose lib/pico-sdk,
+lib/tinyusb and lib/mbedtls point at the Debian trees; cmake builds out of tree (build/obj-rp2040).
 """
 import os
 import shutil
@@ -28,9 +30,11 @@ import sys
 from host_tools import mcu_images
 from host_tools.mcu_images import ROOT, MPSRC, BuildError
 
-PINS = {"pico-sdk-source": "2.1.1-1", "tinyusb-source": "0.18.0+dfsg-1", "picotool": "2.1.1+dfsg-1"}
+PINS = {"pico-sdk-source": "2.1.1-1", "tinyusb-source": "0.18.0+dfsg-1", "picotool": "2.1.1+dfsg-1",
+        "mbedtls": "3.6.6-0.1~deb13u1"}
 SDK = os.path.join(ROOT, "build", "mpsrc", "pico", "usr", "src", "pico-sdk")
 TUSB = os.path.join(ROOT, "build", "mpsrc", "tinyusb", "usr", "src", "tinyusb")
+MBEDTLS = os.path.join(ROOT, "build", "mpsrc", "mbedtls")
 PICOTOOL_SRC = os.path.join(ROOT, "build", "mpsrc", "picotool")
 PICOTOOL = os.path.join(ROOT, "build", "obj-picotool")
 TREE = os.path.join(ROOT, "build", "rp2src")
@@ -42,7 +46,9 @@ STORAGE_BYTES = 1408 * 1024  # MICROPY_HW_FLASH_STORAGE_BYTES of RPI_PICO
 
 
 def _run(cmd, what, cwd=None):
-    r = subprocess.run(["nice"] + cmd, capture_output=True, text=True, cwd=cwd or ROOT)
+    # the frozen code is compiled by the project's mpy-cross (same source), not a second build
+    env = dict(os.environ, MICROPY_MPYCROSS=mcu_images.MPY_CROSS)
+    r = subprocess.run(["nice"] + cmd, capture_output=True, text=True, cwd=cwd or ROOT, env=env)
     if r.returncode:
         raise BuildError("%s failed:\n%s%s" % (what, r.stdout[-4000:], r.stderr[-4000:]))
     return r.stdout
@@ -51,7 +57,7 @@ def _run(cmd, what, cwd=None):
 def fetch():
     script = os.path.join(ROOT, "host_tools", "setup", "debian_src.sh")
     for pkg, dest, mode in (("pico-sdk-source", "pico", "deb"), ("tinyusb-source", "tinyusb", "deb"),
-                            ("picotool", "picotool", "orig")):
+                            ("picotool", "picotool", "orig"), ("mbedtls", "mbedtls", "orig")):
         env = dict(os.environ, MODE=mode)
         r = subprocess.run(["sh", script, pkg, PINS[pkg], os.path.join("build", "mpsrc", dest)], cwd=ROOT,
                            env=env, capture_output=True, text=True)
@@ -79,10 +85,15 @@ def symlink_tree():
         return TREE
     shutil.rmtree(TREE, ignore_errors=True)
     _run(["cp", "-as", MPSRC, TREE], "making the rp2 source tree")
-    for name, target in (("pico-sdk", SDK), ("tinyusb", TUSB)):
+    for name, target in (("pico-sdk", SDK), ("tinyusb", TUSB), ("mbedtls", MBEDTLS)):
         link = os.path.join(TREE, "lib", name)
         shutil.rmtree(link, ignore_errors=True)
         os.symlink(target, link)
+    # Debian's +ds source keeps a subset of micropython-lib; the image requires none of it, but
+    # the build insists on an initialised submodule (its README.md)
+    readme = os.path.join(TREE, "lib", "micropython-lib", "README.md")
+    with open(readme, "w") as f:
+        f.write("micropython-lib subset of Debian's micropython 1.25.0+ds source (not a checkout)\n")
     open(stamp, "w").close()
     return TREE
 

@@ -18,7 +18,7 @@ with the reason, per target; it is reported as skipped there, never hidden.
 import os
 
 from conftest import parse_runner_output
-from host_tools.qemu import DeviceError, QemuBoard, QemuError, test_files
+from host_tools.qemu import DeviceError, QemuBoard, QemuError, device_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MP_DIR = os.path.join(ROOT, "tests", "mp")
@@ -97,7 +97,7 @@ def natmod_path(arch):
 def board_files(target, tmpdir):
     """{device path: host path} of the ROMFS of a target: the test files and helpers, the stand-ins,
     the board files and configuration the tests read, and the natmod where the target loads one."""
-    files = test_files()
+    files = device_files()
     if target in NATMOD:
         arch, name = NATMOD[target]
         files["tests/qemu/%s.mpy" % name] = natmod_path(arch)

@@ -85,7 +85,6 @@ distclean:
 	rm -rf build $(VENV)
 
 natmod: setup
-	@WITH_CROSS=1 sh host_tools/setup/apt_packages.sh
 	@bash host_tools/setup/natmod.sh
 
 # --- MCU images (recipes in host_tools/mcu_images.py; out of tree, build/obj-qemu-*, build/obj-rp2040)

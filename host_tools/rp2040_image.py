@@ -131,13 +131,35 @@ def figures(elf):
     return fig
 
 
+def check_uf2(path):
+    """(blocks, payload bytes) of a UF2 file for the RP2040, checking every block's magic numbers,
+    the RP2040 family ID (0xe48bff56) and that the payload lands in the XIP flash window."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) % 512:
+        raise BuildError("%s: not a whole number of 512-byte UF2 blocks" % path)
+    n = len(data) // 512
+    total = 0
+    for i in range(n):
+        m0, m1, flags, addr, size, seq, count, family = struct.unpack_from("<8I", data, i * 512)
+        end, = struct.unpack_from("<I", data, i * 512 + 508)
+        if (m0, m1, end) != (0x0A324655, 0x9E5D5157, 0x0AB16F30) or seq != i or count != n:
+            raise BuildError("%s: block %d is not a valid UF2 block" % (path, i))
+        if not flags & 0x2000 or family != 0xE48BFF56 or not 0x10000000 <= addr < 0x10000000 + FLASH_BYTES:
+            raise BuildError("%s: block %d is not for the RP2040's flash" % (path, i))
+        total += size
+    return n, total
+
+
 def main(argv=None):
     elf = build()
     fig = figures(elf)
     print("rp2040 image: %s" % os.path.relpath(os.path.join(OUT, "firmware.uf2"), ROOT))
     print("  flash used by the image (text+data): %d B of %d B before the %d KB filesystem region (%d B left)"
           % (fig["flash"], FLASH_BYTES - STORAGE_BYTES, STORAGE_BYTES // 1024, fig["flash_free_for_fs"]))
-    print("  UF2 file: %d B" % fig["uf2"])
+    blocks, payload = check_uf2(os.path.join(OUT, "firmware.uf2"))
+    print("  UF2 file: %d B, %d blocks for the RP2040 family, %d B of flash payload" % (fig["uf2"], blocks, payload))
     if "heap" in fig:
         print("  GC heap (__GcHeapEnd - __GcHeapStart): %d B" % fig["heap"])
     return 0

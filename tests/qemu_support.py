@@ -174,3 +174,21 @@ def check(runner, target, module, name):
         pytest.skip(msg)
     if kind == "FAIL":
         pytest.fail("[%s] %s%s" % (target, msg, "\n--- output ---\n" + out if out else ""), pytrace=False)
+
+
+def make_tests(targets):
+    """(runner fixture, test function) of a tests/test_qemu_<x>.py module for `targets`: one
+    emulated board per target for the module, one pytest item per (target, file, test)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def runner(tmp_path_factory):
+        r = TargetRunner(str(tmp_path_factory.mktemp("qemu")))
+        yield r
+        r.close()
+
+    @pytest.mark.parametrize("target,module,name", [i for i in items() if i[0] in targets], ids=lambda v: v)
+    def test_mp(runner, target, module, name):
+        check(runner, target, module, name)
+
+    return runner, test_mp

@@ -2,4 +2,5 @@
 # qemu port compiles neither MicroPython's time helpers that extmod/vfs_fat.c calls nor FatFs's
 # relative paths and long names (-DMICROPY_FATFS_RPATH=2 -DMICROPY_FATFS_ENABLE_LFN=1, set in
 # host_tools/mcu_images.py). Not a module: no Python API.
-SRC_USERMOD_C += $(TOP)/shared/timeutils/timeutils.c
+# (an absolute path: a TOP-relative one would put the object file outside the build directory)
+SRC_USERMOD_C += $(abspath $(TOP))/shared/timeutils/timeutils.c

@@ -19,11 +19,11 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= $(JOBS)
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: all setup deps venv interpreters frozen32 sim test test-fast bench natmod clean distclean
+.PHONY: all setup deps venv interpreters frozen32 sim test test-fast bench natmod clean distclean qemu images
 
 all: setup
 
-setup: deps venv interpreters
+setup: deps venv interpreters qemu
 
 deps: build/.apt-ok
 
@@ -79,11 +79,19 @@ bench: setup
 	@$(PY) -m host_tools.bench
 
 clean:
-	rm -rf build/obj-* build/unix build/unix32 build/natmod
+	rm -rf build/obj-* build/unix build/unix32 build/natmod build/mcu
 
 distclean:
 	rm -rf build $(VENV)
 
 natmod: setup
-	@WITH_CROSS=1 sh host_tools/setup/apt_packages.sh
 	@bash host_tools/setup/natmod.sh
+
+# --- MCU images (recipes in host_tools/mcu_images.py; out of tree, build/obj-qemu-*, build/obj-rp2040)
+# qemu: the emulated Cortex-M3/M0 test images `make test` runs on (incremental, ~2 s when current).
+# images: the product images that can be built here (RP2040 UF2; ESP32 needs ESP-IDF: boards/esp32/).
+qemu: $(MPY_CROSS) $(VENV)/.ok
+	@$(PY) -m host_tools.mcu_images qemu
+
+images: setup
+	@$(PY) -m host_tools.mcu_images rp2040

@@ -39,24 +39,31 @@ def run_mp(interp, args, timeout=600, heap=None, extra_path=(), input_data=None)
 _cache = {}
 
 
+def parse_runner_output(stdout):
+    """{test name: (PASS|FAIL|SKIP, message, output)} from the lines tests/mp/_runner.py printed;
+    "__import__" when the module did not import, "__done__" when the runner finished."""
+    results, cur, out = {}, None, []
+    for line in stdout.splitlines():
+        if line.startswith("@@BEGIN "):
+            cur, out = line[8:], []
+        elif line.startswith(("@@PASS ", "@@FAIL ", "@@SKIP ")):
+            kind, _, rest = line[2:].partition(" ")
+            name, _, msg = rest.partition(" ")
+            results[name] = (kind, msg.replace("\\n", "\n"), "\n".join(out))
+        elif line.startswith("@@IMPORTERROR"):
+            results["__import__"] = ("FAIL", line[14:].replace("\\n", "\n"), "")
+        elif line == "@@DONE":
+            results["__done__"] = True
+        else:
+            out.append(line)
+    return results
+
+
 def _run_file(interp, modname, heap):
     key = (interp, modname)
     if key not in _cache:
         p = run_mp(interp, [os.path.join(MP_DIR, "_runner.py"), modname], heap=heap)
-        results, cur, out = {}, None, []
-        for line in p.stdout.splitlines():
-            if line.startswith("@@BEGIN "):
-                cur, out = line[8:], []
-            elif line.startswith(("@@PASS ", "@@FAIL ", "@@SKIP ")):
-                kind, _, rest = line[2:].partition(" ")
-                name, _, msg = rest.partition(" ")
-                results[name] = (kind, msg.replace("\\n", "\n"), "\n".join(out))
-            elif line.startswith("@@IMPORTERROR"):
-                results["__import__"] = ("FAIL", line[14:].replace("\\n", "\n"), "")
-            elif line == "@@DONE":
-                results["__done__"] = True
-            else:
-                out.append(line)
+        results = parse_runner_output(p.stdout)
         results["__proc__"] = (p.returncode, p.stderr[-4000:], p.stdout[-2000:])
         _cache[key] = results
     return _cache[key]

@@ -32,17 +32,24 @@ def _sources_mtime():
     return max(os.path.getmtime(f) for f in files if os.path.exists(f))
 
 
-def ensure_natmod_x64():
-    """Return None when build/natmod/x64/test/metercrypto_x64.mpy is up to date (building it if
-    needed), else a human-readable reason why it cannot be built."""
-    if "reason" in _natmod_state:
-        return _natmod_state["reason"]
+def ensure_natmod(arch, product=None):
+    """Return None when the natmod of `arch` (build/natmod/<arch>/metercrypto.mpy, or `product`)
+    is up to date (building it with host_tools/setup/natmod.sh if needed), else a human-readable
+    reason why it cannot be built."""
+    product = product or os.path.join(ROOT, "build", "natmod", arch, "metercrypto.mpy")
+    if arch in _natmod_state:
+        return _natmod_state[arch]
     reason = None
-    if not (os.path.exists(NATMOD_X64) and os.path.getmtime(NATMOD_X64) >= _sources_mtime()):
-        p = subprocess.run(["bash", os.path.join(ROOT, "host_tools", "setup", "natmod.sh"), "x64"],
+    if not (os.path.exists(product) and os.path.getmtime(product) >= _sources_mtime()):
+        p = subprocess.run(["bash", os.path.join(ROOT, "host_tools", "setup", "natmod.sh"), arch],
                            capture_output=True, text=True, cwd=ROOT, timeout=600)
-        if p.returncode != 0 or not os.path.exists(NATMOD_X64):
-            reason = ("x64 native module could not be built by host_tools/setup/natmod.sh x64 "
-                      "(exit %d):\n%s%s" % (p.returncode, p.stdout[-1500:], p.stderr[-1500:]))
-    _natmod_state["reason"] = reason
+        if p.returncode != 0 or not os.path.exists(product):
+            reason = ("%s native module could not be built by host_tools/setup/natmod.sh %s "
+                      "(exit %d):\n%s%s" % (arch, arch, p.returncode, p.stdout[-1500:], p.stderr[-1500:]))
+    _natmod_state[arch] = reason
     return reason
+
+
+def ensure_natmod_x64():
+    """ensure_natmod for the x64 module under its test name (metercrypto_x64.mpy)."""
+    return ensure_natmod("x64", NATMOD_X64)

@@ -4,8 +4,9 @@
   mpt_crypto_sig.py) run against the x64 .mpy
   loaded into the 64-bit interpreter (as metercrypto_x64, through the mc_impl hook module).
 - Cross builds for armv6m (RP2040), armv7m and rv32imc (ESP32-C3/C6) link and carry the right
-  architecture in the .mpy header (skipped when the cross compiler is missing; xtensawin only
-  with an Espressif toolchain on PATH).
+  architecture in the .mpy header (their compilers come with `make setup`: missing is a failure;
+  xtensawin only with an Espressif toolchain on PATH). The armv6m and armv7m modules also run the
+  crypto tests on the emulated Cortex-M0 / M3 (tests/test_qemu_natmod.py).
 """
 import os
 import shutil
@@ -42,15 +43,25 @@ COMPILERS = {"armv6m": ["arm-none-eabi-gcc"], "armv7m": ["arm-none-eabi-gcc"],
              "rv32imc": ["riscv64-unknown-elf-gcc"], "xtensawin": ["xtensa-esp32-elf-gcc", "xtensa-esp-elf-gcc"]}
 
 
+# `make setup` installs these cross compilers (host_tools/setup/apt_packages.sh): their modules are
+# also loaded and tested on the emulated Cortex-M0/M3 (tests/test_qemu_natmod.py), so a missing
+# compiler is a failure, not a skip. xtensawin needs ESP-IDF's toolchain, which Debian lacks.
+REQUIRED = ("armv6m", "armv7m", "rv32imc")
+
+
 @pytest.mark.parametrize("arch", list(ARCH_CODES))
 def test_natmod_cross_build(arch):
     if not any(shutil.which(c) for c in COMPILERS[arch]):
+        if arch in REQUIRED:
+            pytest.fail("%s: no %s on PATH (run `make setup`)" % (arch, " / ".join(COMPILERS[arch])))
         pytest.skip("%s: no %s on PATH" % (arch, " / ".join(COMPILERS[arch])))
     p = subprocess.run(["bash", os.path.join(ROOT, "host_tools", "setup", "natmod.sh"), arch],
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     skipped = [l for l in p.stdout.splitlines() if l.strip().startswith("skipped") and arch + ":" in l]
     if skipped:
+        if arch in REQUIRED:
+            pytest.fail(skipped[0].strip())
         pytest.skip(skipped[0].strip())
     mpy = os.path.join(ROOT, "build", "natmod", arch, "metercrypto.mpy")
     with open(mpy, "rb") as f:

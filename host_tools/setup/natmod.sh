@@ -37,6 +37,11 @@ if [ -z "$PYTHON" ]; then
     exit 1
 fi
 
+# One build at a time (pytest-xdist workers may ask for the same architecture together).
+mkdir -p "$OUT"
+exec 9>"$OUT/.lock"
+flock 9
+
 built=()
 skipped=()
 failed=()
@@ -65,7 +70,7 @@ for arch in "${ARCHS[@]}"; do
     esac
     [ -n "$cross" ] && cc=${cross}gcc
     if ! command -v "$cc" >/dev/null 2>&1; then
-        skipped+=("$arch: compiler $cc not found (WITH_CROSS=1 sh host_tools/setup/apt_packages.sh installs it)")
+        skipped+=("$arch: compiler $cc not found (`make setup` installs it)")
         continue
     fi
     # MicroPython's headers need the target's libc headers (<assert.h>, <string.h>).

@@ -31,12 +31,13 @@ from host_tools.romfs import build_romfs, tree  # noqa: F401 (tree: for callers)
 ROOT = mcu_images.ROOT
 
 # Where the ROMFS image is preloaded: MPS2-AN385 has 16 MB of PSRAM at 0x21000000 that the
-# firmware does not use; the micro:bit has only its 1 MB flash (set with -global), so the image
-# goes into the upper half, above the ~360 KB firmware.
+# firmware does not use; the micro:bit has only its flash (set to 2 MB with -global: the frozen
+# firmware's ELF image, text plus the load image of .data/.bss, reaches ~580 KB), so the image goes
+# into the upper megabyte.
 MACHINES = {
     "mps2-an385": {"romfs": (0x21000000, 8 << 20), "args": []},
-    "microbit": {"romfs": (0x00080000, 512 << 10),
-                 "args": ["-global", "nrf51-soc.flash-size=1048576", "-global", "nrf51-soc.sram-size=262144"]},
+    "microbit": {"romfs": (0x00100000, 1 << 20),
+                 "args": ["-global", "nrf51-soc.flash-size=2097152", "-global", "nrf51-soc.sram-size=262144"]},
 }
 
 _live = set()

@@ -11,7 +11,7 @@ from meter.cores.dlms.secsetup import security_setup
 from meter.cores.dlms.association import Client
 from meter.cores.dlms.security import Keys
 from meter.cores.dlms import apdu as A
-from meter import timeutil
+from meter.common import timeutil
 
 PUBLIC = 16
 MGMT = 1

@@ -209,7 +209,10 @@ class McuBoard:
             self._pins[pname] = InvertedPin(p) if inverted else p
         try:
             self.storage = storage()
-        except Exception:
+        except (ImportError, OSError, ValueError) as e:
+            # no raw flash partition on this board/image (e.g. a stock image without our _boot.py):
+            # a file on the filesystem instead, said out loud so a wrong partition table is noticed
+            print("board: raw flash storage unavailable (%r): using /meter.dat" % (e,))
             self.storage = FileStorage("/meter.dat", 256 * 1024)
         self.keys = KeyStore()
         self.afe = self._make_afe()

@@ -60,9 +60,15 @@ CONFIG = {
 }
 
 
+RAW_BYTES = 256 * 1024  # the raw tail of the flash storage region; _boot.py leaves it out of littlefs
+
+
 def _storage():
+    # rp2.Flash offsets are relative to the storage region and must be >= 0 (rp2_flash.c): the
+    # tail starts at the region's size (ioctl 4 = block count, 4 KB blocks) minus RAW_BYTES.
     import rp2
-    return mcu.BlockStorage(rp2.Flash(start=-256 * 1024, len=256 * 1024))
+    size = rp2.Flash().ioctl(4, 0) * 4096
+    return mcu.BlockStorage(rp2.Flash(start=size - RAW_BYTES, len=RAW_BYTES))
 
 
 def make(config=None):

@@ -175,7 +175,7 @@ def recover(config_dir):
                 elif name == PASSIVE_ACT:
                     parse_act(_read(tmp))
                 ok = True  # a passive text is checked against its .act at boot
-            except Exception:
+            except (ValueError, MemoryError, OSError):
                 ok = False
         if ok:
             try:
@@ -231,8 +231,8 @@ class TariffService:
         if self.log is not None:
             try:
                 self.log("tariff: " + text)
-            except Exception:
-                pass
+            except OSError:
+                pass  # a full or failing log medium must not stop a calendar write
 
     # ------------------------------------------------------------------ boot
     def boot(self, now):
@@ -395,8 +395,8 @@ class TariffService:
         if self.sync is not None:
             try:
                 self.sync(now)
-            except Exception:
-                pass
+            except Exception as e:  # noqa: BLE001 - logged; the activation below must still happen
+                self._say("sync before activation failed: %r" % (e,))
         self.tariff.activate(cal, now)
         self.active_crc = c
         self.last_error = ""
@@ -496,7 +496,7 @@ class TariffService:
         else:
             try:
                 chunk = binascii.unhexlify(value)
-            except Exception:
+            except ValueError:
                 self._error("SYNTAX: hex")
         self.stage(chunk, off)
 
@@ -545,9 +545,6 @@ class TariffService:
 
 
 def _mem_free():
-    try:
-        import gc
-        gc.collect()
-        return gc.mem_free()
-    except Exception:
-        return -1
+    import gc
+    gc.collect()
+    return gc.mem_free()

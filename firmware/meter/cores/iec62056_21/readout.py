@@ -67,7 +67,7 @@ class Readout:
         for obis in self.items:
             try:
                 v = reg.read_public(obis)
-            except Exception:
-                v = None  # a broken source loses its line, never the readout
+            except Exception:  # noqa: BLE001 - a broken source loses its line, never the readout
+                v = None
             if v is not None:
                 yield obis + "(" + v + ")"

@@ -663,7 +663,7 @@ def load_json(text):
         obj = json.loads(text)
     except ValueError as e:
         raise ValueError("tariff: not valid JSON (%s)" % e)
-    except Exception as e:
+    except (MemoryError, RuntimeError) as e:  # too big, or nested past the parser's recursion limit
         raise ValueError("tariff: not valid JSON (%r)" % (e,))
     if not isinstance(obj, dict):
         raise ValueError("tariff: calendar: must be a JSON object")

@@ -2,8 +2,9 @@
 # the contract of boards/README.md: roles, pins, clock. No pin is used twice.
 import sys
 
-sys.path.insert(0, "tests/mp/fakes")
+# boards/ after the fakes: its esp32/ folder would otherwise import as the `esp32` module
 sys.path.insert(0, "boards")
+sys.path.insert(0, "tests/mp/fakes")
 
 from mptest import eq, raises
 
@@ -43,6 +44,12 @@ def _check(name):
         assert key in b.config["calibration"]
     eq(b.config["calibration"]["counts_per_wh"] * 10, b.config["calibration"]["meter_constant"])
     raises(ValueError, b.uart, "nonsense")
+    # the journal on the raw flash region, not the filesystem fallback (a wrong partition call
+    # would silently land there): 256 KB of 4 KB blocks
+    eq(type(b.storage).__name__, "BlockStorage")
+    eq(b.storage.size, 256 * 1024)
+    if name == "rp2040":
+        eq(b.storage.dev.start, (1408 - 256) * 1024)  # the tail _boot.py leaves out of littlefs
     # no GPIO claimed twice
     ids = []
     import machine

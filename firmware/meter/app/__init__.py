@@ -310,11 +310,18 @@ class App:
     async def _update_task(self):
         u = self.update
         bc = self.board.clock
+        due = None
         while True:
             await bc.sleep_ms(1000)
             if u.trial:
                 u.trial_step(self._healthy(), self.clock.now())
             if u.reset_due:
+                # after the commit's ACK has left (the port's reaction time, line ticks)
+                lc = getattr(self.board, "line_clock", None) or bc
+                if due is None:
+                    due = lc.ticks_ms()
+                if lc.ticks_diff(lc.ticks_ms(), due) < 1500:
+                    continue
                 self.save()  # registers and events durable before the reboot
                 if hasattr(self.board, "reset"):
                     self.board.reset()

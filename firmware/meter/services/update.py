@@ -78,7 +78,7 @@ ROLLBACK_RESET, ROLLBACK_HEALTH = 1, 2
 
 class Refused(ValueError):
     def __init__(self, code, text):
-        ValueError.__init__(self, text)
+        super().__init__(text)
         self.code = code
 
 
@@ -475,9 +475,11 @@ class UpdateService:
         fs.rmdir(path)
 
     def _mkdirs(self, path):
-        cur = ""
+        cur = "" if path[:1] == "/" else None
         for part in path.split("/"):
-            cur = part if not cur else cur + "/" + part
+            if not part:
+                continue
+            cur = part if cur is None else cur + "/" + part
             if not self.fs.isdir(cur):
                 self.fs.mkdir(cur)
 

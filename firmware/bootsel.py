@@ -32,11 +32,11 @@ def read(root=ROOT):
     return p[0], p[1], p[2], int(p[3])
 
 
-def write(root, active, prev, state, tries):
+def write(root, active, prev, state, tries, opener=open, rename=os.rename):
     tmp = root + "/boot.tmp"
-    with open(tmp, "w") as f:
-        f.write("%s %s %s %d\n" % (active, prev, state, tries))
-    os.rename(tmp, root + "/boot")
+    with opener(tmp, "wb") as f:
+        f.write(("%s %s %s %d\n" % (active, prev, state, tries)).encode())
+    rename(tmp, root + "/boot")
 
 
 def select(root=ROOT, max_trials=1, path=None):

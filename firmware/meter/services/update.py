@@ -265,7 +265,7 @@ class UpdateService:
 
     def _pointer(self, active, prev, state):
         import bootsel
-        bootsel.write(self.root, active, prev, state, 0)
+        bootsel.write(self.root, active, prev, state, 0, self.fs.open, self.fs.rename)
 
     def _resume(self):
         """Replay the staging file (a power cut during the upload): the host reads C.93.1 and
@@ -521,10 +521,10 @@ class UpdateService:
         if not self.trial:
             return None
         if healthy:
+            prev_legal = self._prev_legal()
             write_atomic(self._p("counter"), str(max(self.counter, self.floor())).encode())
             self._pointer(self.slot, self.slot, "ok")
             self.trial = False
-            prev_legal = self._prev_legal()
             self._event(ev.UPDATE_CONFIRMED, self.counter)
             if prev_legal is not None and prev_legal != self.legal_checksum:
                 self._event(ev.LEGAL_CHANGED, legal.ident(prev_legal), legal.ident(self.legal_checksum))

@@ -1,6 +1,6 @@
 """Push a package through the optical port's programming mode (objects C.93.x, level 2).
 
-send_package(client, data, chunk=112, progress=None) -> CRC-32 of the package. Resumable: the
+send_package(client, data, chunk=112, progress=None, commit=True) -> CRC-32 of the package. Resumable: the
 meter keeps what it staged (also across a power cut); if its staged bytes are a prefix of this
 package (same length and CRC-32), the push continues from there. Every chunk carries its own
 CRC-32; a frame without an answer is sent again (the meter treats a repeat as harmless).
@@ -26,7 +26,7 @@ def staged(client):
     return int(n), int(c, 16)
 
 
-def send_package(client, data, chunk=CHUNK_MAX, progress=None, retries=3, resume=True):
+def send_package(client, data, chunk=CHUNK_MAX, progress=None, retries=3, resume=True, commit=True):
     chunk = max(1, min(chunk, CHUNK_MAX))
     off = 0
     if resume:
@@ -54,6 +54,8 @@ def send_package(client, data, chunk=CHUNK_MAX, progress=None, retries=3, resume
     if (n, c) != (len(data), crc):
         raise IecError("the meter staged %d bytes with CRC %08X, expected %d with %08X"
                        % (n, c, len(data), crc))
+    if not commit:
+        return crc
     try:
         client.write(OBJ_COMMIT, "%08X" % crc)
     except IecError as e:

@@ -99,6 +99,7 @@ def test_push_switch_confirm_registers_continue(packages):
         assert fb.pointer() == ["b", "b", "ok", "0"]
         ids = _running(rig)
         assert ids["0-0:0.2.0"] == "1.1.0" and ids["1-0:0.2.8"] == legal  # legal part unchanged
+        assert rig.wait_display(legal)  # ... and shown on the display (line 6)
         assert len(_events(rig, UPDATE_SWITCHED)) == 1 and len(_events(rig, UPDATE_CONFIRMED)) == 1
         e2 = rig.register("1-0:1.8.0")[0]
         rig.advance(3600)

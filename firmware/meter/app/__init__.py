@@ -298,6 +298,7 @@ class App:
                                         trial_s=ucfg.get("trial_s", 120))
         u.boot(state, self.clock.now())
         u.register(self.optical.session.registry)
+        self.customer.ident = (("LEGAL SW " + u.legal_version)[:16], u.legal_checksum or "NONE")
         self._health_t0 = self.metering.last_tick
 
     def _healthy(self):

@@ -3,6 +3,11 @@
 # frozen into the image); in the simulation the rig puts boards/unix_sim/ on the path.
 import asyncio
 
+try:  # A/B firmware slots (firmware/bootsel.py, services/update.py): put the active slot on the path
+    import bootsel
+    bootsel.select()
+except ImportError:  # a frozen image or a plain source tree: no slots
+    pass
 import board
 from meter.app import App
 

@@ -430,9 +430,12 @@ class Rig:
             env["MICROPYPATH"] = ":".join([".frozen", os.path.join(self._mpy_dir, "boards", "unix_sim"),
                                            os.path.join(self._mpy_dir, "firmware")])
             cmd[-1] = os.path.join(self._mpy_dir, "firmware", "main.py")
+        cwd = ROOT
+        if getattr(self, "boot_hook", None) is not None:  # rig_update.FlashBoot: the simulated flash
+            cmd, env, cwd = self.boot_hook(cmd, env)
         self._out = open(os.path.join(self._tmp, "meter.log"), "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=ROOT)
+                                     stdin=subprocess.DEVNULL, cwd=cwd)
         self._link_srv.settimeout(self.boot_timeout)
         try:
             conn, _ = self._link_srv.accept()

@@ -8,6 +8,9 @@
 #   METER_SIM_RATE     virtual ms per real ms (integer; 0 = time moves only when the rig advances it)
 #   METER_SIM_RTC      "1" if the RTC kept time across the power cut (battery-backed), else "0"
 #   METER_SIM_CONFIG   optional JSON file with board config overrides (identity, keys, options)
+#   METER_SIM_BOOT_FAULT  optional, this boot only (host_tools/rig_update.py): "crash" (the
+#                      firmware dies right after hello, as a crash + watchdog reset would) or
+#                      "hang" (the update trial's health check never passes)
 #   METER_SIM_RELAY    "1" / "0": the latching supply relay's contact at power-up (it keeps its
 #                      position through a cut), METER_SIM_RELAY_FAULT "ok" | "welded" | "open_coil"
 #
@@ -127,7 +130,24 @@ class Board:
         raise OSError("unix_sim: no raw SPI bus %s (the AFE is simulated at register level)" % name)
 
     def tasks(self):
+        if _env("METER_SIM_BOOT_FAULT") == "crash":
+            return [self.rig.run(), self._crash()]
         return [self.rig.run()]
+
+    # firmware update (services/update.py): reset, and the rig's boot faults
+    health_fault = _env("METER_SIM_BOOT_FAULT") == "hang"
+
+    async def _crash(self):
+        import asyncio
+        await asyncio.sleep_ms(200)
+        self.log("sim: boot fault: firmware crashed")
+        self.reset()
+
+    def reset(self):
+        """machine.reset(): the process ends; the rig powers the meter up again."""
+        import sys
+        self.link.flush_blocking()
+        sys.exit(75)
 
     def attach(self, hooks):
         """The app's simulation hooks (meter/app/sim.py): the rig's time, query and command lines

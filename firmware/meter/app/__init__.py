@@ -71,6 +71,7 @@ class App:
         self._build_optical()
         self._build_customer()
         gc.collect()
+        self._build_update()
         self.pfail.irq(self._on_pfail)
 
     # ------------------------------------------------------------------ building steps
@@ -275,6 +276,60 @@ class App:
             getattr(board, "line_clock", None) or board.clock, self.clock, self.credit, self.supply,
             None, board.config.get("ui"))
 
+    def _build_update(self):
+        """Signed firmware update and the trial boot (services/update.py), only on a meter
+        configured for it ("update": {"root": "fw", "trial_s": 120}): not imported otherwise."""
+        self.update = None
+        ucfg = self.board.config.get("update")
+        if ucfg is None:
+            return
+        import sys
+        from meter.services.update import UpdateService
+        try:
+            import bootsel  # the fixed boot selector beside main.py
+            state = bootsel.read(ucfg.get("root", "fw"))
+        except ImportError:
+            state = None
+        impl = sys.implementation
+        want = {"board": getattr(self.board, "name", ""), "micropython": "%d.%d.%d" % impl.version[:3],
+                "mpy": "%d.%d" % (impl._mpy & 0xFF, impl._mpy >> 8 & 3)}
+        self.update = u = UpdateService(ucfg.get("root", "fw"), want, self.events, self.clock,
+                                        keys=self.board.keys, log=self.board.log,
+                                        trial_s=ucfg.get("trial_s", 120))
+        u.boot(state, self.clock.now())
+        u.register(self.optical.session.registry)
+        self.customer.ident = (("LEGAL SW " + u.legal_version)[:16], u.legal_checksum or "NONE")
+        self._health_t0 = self.metering.last_tick
+
+    def _healthy(self):
+        """The trial boot's health check: app running, metering ticking, storage restored, the
+        optical port without faults (a board may veto: the rig's hung-health fault)."""
+        return (self.ready and self.metering.last_tick - self._health_t0 >= 2
+                and self.restore_status != S.LOST and self.optical.faults == 0
+                and not getattr(self.board, "health_fault", False))
+
+    async def _update_task(self):
+        u = self.update
+        bc = self.board.clock
+        due = None
+        while True:
+            await bc.sleep_ms(1000)
+            if u.trial:
+                u.trial_step(self._healthy(), self.clock.now())
+            if u.reset_due:
+                # after the commit's ACK has left (the port's reaction time, line ticks)
+                lc = getattr(self.board, "line_clock", None) or bc
+                if due is None:
+                    due = lc.ticks_ms()
+                if lc.ticks_diff(lc.ticks_ms(), due) < 1500:
+                    continue
+                self.save()  # registers and events durable before the reboot
+                if hasattr(self.board, "reset"):
+                    self.board.reset()
+                else:
+                    import machine
+                    machine.reset()
+
     # ------------------------------------------------------------------ service entry points
     def tick(self, now=None):
         self.metering.tick(now)
@@ -322,6 +377,8 @@ class App:
         if self.p1 is not None:
             asyncio.create_task(self.p1.run())
         asyncio.create_task(self._poll_task())
+        if self.update is not None:
+            asyncio.create_task(self._update_task())
         self.ready = True
         while True:
             await asyncio.sleep_ms(1000)

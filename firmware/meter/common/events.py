@@ -43,6 +43,12 @@ EMERGENCY_CREDIT = 59  # a = amount invoked
 PAYMENT_MODE = 60  # a = new payment mode (1 credit, 2 prepayment)
 CONTROL_MODE = 61  # a = new disconnect control mode
 TOKEN_RESULT = 62  # a = STS result code, b = token class << 4 | subclass
+# firmware update (codes 93..99, services/update.py)
+UPDATE_REJECTED = 93  # a = reason code (services/update.py R_*), b = the package's counter
+UPDATE_SWITCHED = 94  # new firmware installed, trial boot next; a = new counter, b = old counter
+UPDATE_CONFIRMED = 95  # trial boot healthy; a = counter
+UPDATE_ROLLBACK = 96  # a = 1 trial never confirmed (crash/reset), 2 health-check timeout; b = counter
+LEGAL_CHANGED = 97  # legally relevant software changed; a = old, b = new checksum ident (28 bits)
 # metrology / storage (codes 40..49 reserved for them)
 AFE_ERROR = 40  # metering front-end read failed; a = driver error count
 CALIBRATION_CHANGED = 41  # restored energy state had other AFE constants; a = old N, b = new N

@@ -54,6 +54,9 @@ class CustomerPort:
         self._shown = None
         self._drawn = self._page_t
         self.msg = ""
+        # the legally relevant software's identification (WELMEC 7.2), two lines; set by the app
+        # when the firmware update service is configured (meter/common/legal.py)
+        self.ident = ("", "")
         self.presses = 0
         self.faults = 0
         self.last_fault = None
@@ -152,8 +155,9 @@ class CustomerPort:
         cr = self.credit
         sup = self.supply
         state = _STATE_TEXT[sup.dc.control_state] if sup is not None else ""
+        idl = self.ident
         if cr is None:
-            return ("METER", state, "", "", "", "", "", self.msg)
+            return ("METER", state, "", "", "", idl[0], idl[1], self.msg)
         acc = cr.acc
         page = self._page % 3
         if page == 0:
@@ -167,7 +171,7 @@ class CustomerPort:
         warn = "LOW CREDIT" if acc.low_warning() else ""
         if acc.available() <= 0 and acc.payment_mode == PREPAYMENT:
             warn = "NO CREDIT"
-        return (body[0], body[1], "", warn, state, "", "", self.msg)
+        return (body[0], body[1], "", warn, state, idl[0], idl[1], self.msg)
 
     def _draw(self):
         lines = self.lines()

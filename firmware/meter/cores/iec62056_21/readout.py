@@ -17,6 +17,7 @@ from meter.common.registers import fmt_fixed
 # Same data as P1 plus identity and clock. Codes the meter lacks are skipped.
 DEFAULT_ITEMS = (
     "0-0:C.1.0", "0-0:96.1.1", "0-0:1.0.0", "0.9.1", "0.9.2",
+    "0-0:0.2.0", "0-0:0.2.8", "1-0:0.2.0", "1-0:0.2.8",  # firmware / legal part id (services/update.py)
     "1-0:1.8.0", "1-0:1.8.1", "1-0:1.8.2", "1-0:2.8.0", "1-0:2.8.1", "1-0:2.8.2",
     "1-0:3.8.0", "1-0:4.8.0",
     "0-0:96.14.0",

@@ -1,0 +1,265 @@
+# Driver for tests/test_update_service.py: the update service (firmware/meter/services/update.py)
+# and the boot selector inside MicroPython, on a flash directory the host prepared, with a
+# filesystem that cuts the power at a chosen write unit. Usage: upd_driver.py JOB.json; prints one
+# "@@R <json>" line per case.
+import json
+import os
+import sys
+
+import bootsel
+from meter.common.events import EventLog
+from meter.services import update as U
+
+
+class PowerCut(Exception):
+    pass
+
+
+class CutFs(U.OsFs):
+    """OsFs that stops after `budget` units (a written byte, or a rename/remove/mkdir/rmdir):
+    the write in progress keeps its first bytes, then the power is gone."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self.used = 0
+
+    def _spend(self, n):
+        if self.budget is not None and self.used + n > self.budget:
+            k = self.budget - self.used
+            self.used = self.budget
+            raise PowerCut(k)
+        self.used += n
+
+    def open(self, path, mode="rb"):
+        f = open(path, mode)
+        return f if "r" in mode else _CutFile(f, self)
+
+    def rename(self, a, b):
+        self._spend(1)
+        os.rename(a, b)
+
+    def remove(self, p):
+        self._spend(1)
+        U.OsFs.remove(p)
+
+    def mkdir(self, p):
+        self._spend(1)
+        os.mkdir(p)
+
+    def rmdir(self, p):
+        self._spend(1)
+        os.rmdir(p)
+
+
+class _CutFile:
+    def __init__(self, f, fs):
+        self.f = f
+        self.fs = fs
+
+    def write(self, data):
+        try:
+            self.fs._spend(len(data))
+        except PowerCut as e:
+            self.f.write(bytes(data[:e.args[0]]))
+            raise
+        return self.f.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.f.close()
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000
+
+    def now(self):
+        return self.t
+
+
+class Keys:
+    def __init__(self, d):
+        self.d = d
+
+    def get(self, n):
+        v = self.d.get(n)
+        return bytes.fromhex(v) if v else None
+
+
+def _isdir(p):
+    return U.OsFs.isdir(p)
+
+
+def rmtree(p):
+    if not _isdir(p):
+        U.OsFs.remove(p)
+        return
+    for n in os.listdir(p):
+        rmtree(p + "/" + n)
+    os.rmdir(p)
+
+
+def copytree(a, b):
+    os.mkdir(b)
+    for n in os.listdir(a):
+        if _isdir(a + "/" + n):
+            copytree(a + "/" + n, b + "/" + n)
+        else:
+            with open(a + "/" + n, "rb") as f, open(b + "/" + n, "wb") as g:
+                g.write(f.read())
+
+
+def service(job, root, fs=None, clock=None):
+    ev = EventLog(32)
+    s = U.UpdateService(root, job["want"], ev, clock or Clock(), keys=Keys(job["keys"]), fs=fs,
+                        trial_s=30)
+    s.boot(bootsel.read(root), 1000)
+    return s, ev
+
+
+def push(s, data, start=0, chunk=112):
+    for i in range(start, len(data), chunk):
+        s.stage(data[i:i + chunk], i)
+    s.commit("%08X" % U.crc32(data))
+
+
+def slot_state(root):
+    """(version, consistent): the booted slot's files all match its manifest, nothing extra."""
+    import hashlib
+    p = bootsel.read(root)
+    d = root + "/" + p[0]
+    with open(d + "/manifest.json", "rb") as f:
+        m = U.Manifest(f.read())
+    want = set()
+    for path, size, digest, same in m.files:
+        want.add(path)
+        try:
+            with open(d + "/" + path, "rb") as f:
+                ok = hashlib.sha256(f.read()).digest() == digest
+        except OSError:
+            ok = False
+        if not ok:
+            return m.version, False
+    have = set()
+
+    def walk(base, rel):
+        for n in os.listdir(base):
+            if _isdir(base + "/" + n):
+                walk(base + "/" + n, rel + n + "/")
+            else:
+                have.add(rel + n)
+    walk(d, "")
+    have.discard("manifest.json")
+    return m.version, have == want
+
+
+def out(**kw):
+    print("@@R " + json.dumps(kw))
+
+
+def case_refuse(job, name, data):
+    root = job["work"] + "/r"
+    copytree(job["flash"], root)
+    s, ev = service(job, root)
+    reason = None
+    try:
+        push(s, data)
+    except ValueError as e:
+        reason = str(e)
+    evs = [list(ev.get(k)) for k in range(len(ev))]
+    out(case=name, reason=reason, last_error=s.last_error, events=evs, pointer=list(bootsel.read(root)),
+        stage=U.exists(root + "/" + U.STAGE), files=sorted(os.listdir(root)))
+    rmtree(root)
+
+
+def case_cut(job, budget, data):
+    root = job["work"] + "/c"
+    copytree(job["flash"], root)
+    fs = CutFs(budget)
+    s, _ = service(job, root, fs)
+    cut = False
+    try:
+        push(s, data)
+    except PowerCut:
+        cut = True
+    # power up again: the selector, then the meter; a trial confirms (healthy)
+    bootsel.select(root, path=[])
+    s, ev = service(job, root)
+    v_boot, ok_boot = slot_state(root)
+    resumed = None
+    if s.trial:
+        s.trial_step(True, 1001)
+    elif v_boot == job["old"]:
+        resumed = s.staged  # what survived of the upload: the push continues from there
+        push(s, data, s.staged)
+        bootsel.select(root, path=[])
+        s, ev = service(job, root)
+        s.trial_step(True, 1001)
+    v_end, ok_end = slot_state(root)
+    out(case="cut", budget=budget, used=fs.used, cut=cut, boot=v_boot, boot_ok=ok_boot,
+        resumed=resumed, end=v_end, end_ok=ok_end, pointer=list(bootsel.read(root)))
+    rmtree(root)
+
+
+def case_trial(job, data, healthy):
+    """Switch, then a trial that is healthy, or never healthy until trial_s, or that crashes."""
+    root = job["work"] + "/t"
+    copytree(job["flash"], root)
+    s, _ = service(job, root)
+    push(s, data)
+    clk = Clock()
+    bootsel.select(root, path=[])
+    s, ev = service(job, root, clock=clk)
+    r = []
+    if healthy == "crash":
+        s = None  # the trial boot dies before confirming; the next start rolls back
+        bootsel.select(root, path=[])
+        s, ev = service(job, root, clock=clk)
+    else:
+        for t in range(1001, 1040):
+            clk.t = t
+            x = s.trial_step(healthy == "ok", t)
+            if x:
+                r.append((t, x))
+                break
+        if r and r[0][1] == "rollback":
+            bootsel.select(root, path=[])
+            s, ev = service(job, root, clock=clk)
+    v, ok = slot_state(root)
+    out(case="trial", mode=healthy, steps=r, version=v, ok=ok, events=[list(ev.get(k)) for k in range(len(ev))],
+        pointer=list(bootsel.read(root)), floor=s.floor())
+    rmtree(root)
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        job = json.load(f)
+    pk = {}
+    for k, path in job["packages"].items():
+        with open(path, "rb") as f:
+            pk[k] = f.read()
+    for name in job.get("refuse", ()):
+        case_refuse(job, name, pk[name])
+    for mode in job.get("trial", ()):
+        case_trial(job, pk["good"], mode)
+    if job.get("measure"):
+        fs = CutFs(None)
+        root = job["work"] + "/m"
+        copytree(job["flash"], root)
+        s, _ = service(job, root, fs)
+        n = len(pk["good"])
+        chunk = 112
+        for i in range(0, n, chunk):
+            s.stage(pk["good"][i:i + chunk], i)
+        upload = fs.used
+        s.commit("%08X" % U.crc32(pk["good"]))
+        out(case="measure", upload=upload, total=fs.used)
+        rmtree(root)
+    for b in job.get("cuts", ()):
+        case_cut(job, b, pk["good"])
+    print("@@END")
+
+
+main()

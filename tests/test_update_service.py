@@ -1,0 +1,129 @@
+"""Firmware update service inside MicroPython (64-bit and 32-bit): tampered packages are refused
+before the switch with a reason and an event; the trial boot confirms, or rolls back after a
+crash or a health-check timeout; power cuts at 50 random points of an upload and of a switch
+leave the old or the new firmware, whole, never a mix (and the upload resumes).
+Packages are built and signed on the host (host_tools/update, `cryptography`)."""
+import json
+import os
+import random
+
+import pytest
+
+from conftest import INTERPRETERS, run_mp
+from update_support import KEYS, MET_KEY, OTHER_KEY, P, flash_with, package, small_tree
+
+pytestmark = pytest.mark.skipif(not os.path.exists(INTERPRETERS["unix"]),
+                                reason="MicroPython interpreters not built")
+R_FORMAT, R_SIGNATURE, R_BOARD, R_VERSION, R_DOWNGRADE, R_LEGAL, R_LEGAL_KEY, R_FILE = 1, 2, 3, 4, 5, 6, 7, 8
+UPDATE_REJECTED, UPDATE_SWITCHED, UPDATE_CONFIRMED, UPDATE_ROLLBACK, LEGAL_CHANGED = 93, 94, 95, 96, 97
+
+
+def _run(interp, tmp_path, job, packages):
+    tmp_path = str(tmp_path)
+    os.makedirs(tmp_path, exist_ok=True)
+    paths = {}
+    for k, data in packages.items():
+        paths[k] = os.path.join(tmp_path, k + ".mup")
+        with open(paths[k], "wb") as f:
+            f.write(data)
+    flash = os.path.join(tmp_path, "flash")
+    flash_with(package(small_tree(), "1.0.0", 5), flash)
+    work = os.path.join(tmp_path, "work")
+    os.makedirs(work)
+    job = dict(job, packages=paths, flash=flash, work=work, keys=KEYS, old="1.0.0",
+               want={"board": "unix_sim", "micropython": "1.25.0", "mpy": "6.3"})
+    jp = os.path.join(tmp_path, "job.json")
+    with open(jp, "w") as f:
+        json.dump(job, f)
+    p = run_mp(interp, [os.path.join(os.path.dirname(__file__), "mp", "upd_driver.py"), jp], timeout=120)
+    assert "@@END" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
+    return [json.loads(ln[4:]) for ln in p.stdout.splitlines() if ln.startswith("@@R ")]
+
+
+def _tampered():
+    good = package(small_tree(b"2"), "1.1.0", 6)
+    end, man, mbytes, sigs, body = P.parse(good)
+    flipped = bytearray(good)
+    flipped[end + 100] ^= 1  # a byte of the first file
+    badsig = bytearray(good)
+    badsig[10 + 20] ^= 1  # a byte of the firmware signature
+    return {
+        "changed_file": bytes(flipped),
+        "bad_signature": bytes(badsig),
+        "other_key": package(small_tree(b"2"), "1.1.0", 6, keys=(OTHER_KEY,)),
+        "unsigned": package(small_tree(b"2"), "1.1.0", 6, keys=()),
+        "wrong_board": package(small_tree(b"2"), "1.1.0", 6, board="esp32"),
+        "wrong_mpy": package(small_tree(b"2"), "1.1.0", 6, mp=("1.25.0", "6.2")),
+        "downgrade": package(small_tree(b"2"), "0.9.0", 4),
+        "legal_no_flag": package(small_tree(b"2", b"L2"), "1.1.0", 6),
+        "legal_no_key": package(small_tree(b"2", b"L2"), "1.1.0", 6, legal_changed=True),
+        "legal_ok": package(small_tree(b"2", b"L2"), "1.1.0", 6, legal_changed=True, metrology=True),
+        # the manifest's legal checksum lies about the files (signed, flagged): refused
+        "legal_lie": P.sign(P.sign(P.with_manifest(good, dict(man, legal=dict(
+            man["legal"], checksum="0" * 16))), __import__("update_support").FW_KEY), MET_KEY, P.KEY_METROLOGY),
+    }
+
+
+WANT = {"changed_file": (R_FILE, "FILE"), "bad_signature": (R_SIGNATURE, "SIGNATURE"),
+        "other_key": (R_SIGNATURE, "SIGNATURE"), "unsigned": (R_FORMAT, "FORMAT"),
+        "wrong_board": (R_BOARD, "BOARD"), "wrong_mpy": (R_VERSION, "VERSION"),
+        "downgrade": (R_DOWNGRADE, "DOWNGRADE"), "legal_no_flag": (R_LEGAL, "LEGAL"),
+        "legal_no_key": (R_LEGAL_KEY, "LEGAL"), "legal_lie": (R_LEGAL, "LEGAL")}
+
+
+@pytest.mark.parametrize("interp", ["unix", "unix32"])
+def test_tampered_packages_refused_before_switch(interp, tmp_path):
+    pk = _tampered()
+    res = {r["case"]: r for r in _run(interp, tmp_path, {"refuse": list(pk)}, pk)}
+    for name, (code, word) in WANT.items():
+        r = res[name]
+        assert r["reason"] and r["reason"].startswith(word), (name, r)
+        assert r["last_error"].startswith(word), (name, r)
+        assert [e[1:3] for e in r["events"]] == [[UPDATE_REJECTED, code]], (name, r)
+        assert r["pointer"] == ["a", "a", "ok", 0], (name, r)  # nothing switched
+        assert not r["stage"] and "b" not in r["files"], (name, r)  # staging removed, no slot b
+    ok = res["legal_ok"]
+    assert ok["reason"] is None and ok["pointer"] == ["b", "a", "trial", 0], ok
+    assert [e[1] for e in ok["events"]] == [UPDATE_SWITCHED]
+
+
+@pytest.mark.parametrize("interp", ["unix", "unix32"])
+def test_trial_boot_confirms_or_rolls_back(interp, tmp_path):
+    pk = {"good": package(small_tree(b"2", b"L2"), "1.1.0", 6, legal_changed=True, metrology=True)}
+    res = _run(interp, tmp_path, {"trial": ["ok", "hang", "crash"]}, pk)
+    ok, hang, crash = res
+    assert ok["steps"] == [[1001, "confirmed"]] and ok["version"] == "1.1.0" and ok["ok"]
+    assert ok["pointer"] == ["b", "b", "ok", 0] and ok["floor"] == 6
+    codes = [e[1] for e in ok["events"]]
+    assert UPDATE_CONFIRMED in codes
+    lc = [e for e in ok["events"] if e[1] == LEGAL_CHANGED]
+    old = int(P.legal_checksum(small_tree())[:7], 16)
+    new = int(P.legal_checksum(small_tree(b"2", b"L2"))[:7], 16)
+    assert [e[2:] for e in lc] == [[old, new]]
+    # health never passes: rolled back at trial_s (30 s) to the old firmware
+    assert hang["steps"] == [[1030, "rollback"]] and hang["version"] == "1.0.0" and hang["ok"]
+    assert hang["pointer"] == ["a", "a", "ok", 0] and hang["floor"] == 0  # not raised
+    # crash before confirming: the next start boots the old firmware and logs the rollback
+    assert crash["version"] == "1.0.0" and crash["ok"] and crash["pointer"] == ["a", "a", "ok", 0]
+    assert [e[1:3] for e in crash["events"]] == [[UPDATE_ROLLBACK, 1]]
+
+
+@pytest.mark.parametrize("interp", ["unix", "unix32"])
+def test_power_cuts_upload_and_switch(interp, tmp_path):
+    pk = {"good": package(small_tree(b"2"), "1.1.0", 6)}
+    m = _run(interp, tmp_path / "m", {"measure": True}, pk)[0]
+    rnd = random.Random(18 + len(interp))
+    cuts = sorted(rnd.sample(range(1, m["upload"]), 25) + rnd.sample(range(m["upload"], m["total"]), 25))
+    # and every unit of the switch's end: the pointer's bytes, its rename, the staging removal
+    cuts += list(range(m["total"] - 16, m["total"]))
+    res = _run(interp, tmp_path / "c", {"cuts": cuts}, pk)
+    assert len(res) == 66
+    switched_at_boot = 0
+    for r in res:
+        assert r["cut"], r  # every point is inside the upload or the switch
+        assert r["boot_ok"] and r["boot"] in ("1.0.0", "1.1.0"), r  # whole, old or new
+        assert r["end_ok"] and r["end"] == "1.1.0", r  # the resumed push always gets there
+        switched_at_boot += r["boot"] == "1.1.0"
+        if r["budget"] < m["upload"]:
+            assert r["boot"] == "1.0.0", r  # a cut in the upload never changes the firmware
+    assert 0 < switched_at_boot < 30  # cuts fall before and after the pointer's rename

@@ -43,6 +43,9 @@ EMERGENCY_CREDIT = 59  # a = amount invoked
 PAYMENT_MODE = 60  # a = new payment mode (1 credit, 2 prepayment)
 CONTROL_MODE = 61  # a = new disconnect control mode
 TOKEN_RESULT = 62  # a = STS result code, b = token class << 4 | subclass
+STS_KEY_CHANGED = 63  # a = new key revision (KRN), b = base date index (0 1993, 1 2014, 2 2035)
+STS_LOCKOUT = 64  # bad tokens locked entry: a = until (meter s), b = doubling level
+STS_MANAGEMENT = 65  # a class 2 token carried out: a = subclass, b = its value
 # metrology / storage (codes 40..49 reserved for them)
 AFE_ERROR = 40  # metering front-end read failed; a = driver error count
 CALIBRATION_CHANGED = 41  # restored energy state had other AFE constants; a = old N, b = new N

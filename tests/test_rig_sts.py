@@ -261,3 +261,25 @@ def test_keypad_fuzz(rig):
     assert all(e[2] in (CRC, FORMAT, LOCKOUT) for e in evs), evs
     assert {e[2] for e in evs} & {CRC, FORMAT}
     assert credit(rig) == c0
+
+
+def test_frozen_small_heap_prepayment_and_sts():
+    """The product proxy (32-bit, firmware frozen in) with prepayment and STS configured takes a
+    token on the keypad and refuses its replay, without a MemoryError. Measured: STS costs ~11.3 KB
+    of resident heap (4.7 KB of it the STA folded tables built at import, the rest module globals
+    and the 50-TID service), so this meter does NOT boot in 96 KB (MemoryError building the optical
+    session; prepayment alone leaves 16.5 KB free there); it boots in 104 KB with 13 KB free. The
+    fix proposed: STA tables as constants in ROM (frozen bytes)."""
+    with Rig(interp="unix32", heap="104K", frozen=True, time_rate=0, config=config()) as r:
+        v = Vendor(KEY1, ea=7, base_year=1993)
+        tok = v.credit(100, tid=77)
+        c0 = credit(r)
+        enter(r, tok.digits, ACCEPT)
+        assert credit(r) == c0 + 10000
+        enter(r, tok.digits, USED)
+        r.advance(600)
+        m = r.query("mem")
+        log = r.meter_log()
+        assert "MemoryError" not in log and "Traceback" not in log, log[-3000:]
+        print("\nprepayment+STS 104K frozen: alloc %d free %d" % (m["alloc"], m["free"]))
+        assert m["free"] >= 8 * 1024, m

@@ -7,6 +7,7 @@ Commands come from the modules host_tools/cli_<command>.py; each has `register(s
     optical   IEC 62056-21 optical head client (`optical read|get|set|clock`)
     credit    prepayment account over the optical port (cli_supply.py)
     relay     supply relay and load limiter over the optical port (cli_supply.py)
+    token     enter an STS token over the optical port (`token enter PORT TOKEN`, cli_token.py)
 """
 import argparse
 import importlib

@@ -219,6 +219,20 @@ def test_optical_cli_token_enter(rig):
     assert KEY4_STS.hex() not in rig.meter_log()
 
 
+def test_tariff_rate_and_clear_credit_tokens(rig):
+    v = S["vendor"]
+    enter(rig, v.tariff_rate(1234, tid=next_tid()).digits, ACCEPT)
+    assert rig.query("tokens")["tariff_rate"] == 1234
+    enter(rig, v.clear_credit(3, tid=next_tid()).digits, ACCEPT)  # water: not this meter's register
+    assert credit(rig) > 0
+    enter(rig, v.clear_credit(0xFFFF, tid=next_tid()).digits, ACCEPT)
+    assert credit(rig) == 0
+    assert [e[2] for e in events(rig, STS_MANAGEMENT)[:3]] == [1, 1, 2]
+    rig.power_cut()
+    rig.power_restore()
+    assert credit(rig) == 0 and rig.query("tokens")["tariff_rate"] == 1234
+
+
 def tokens_typed(keys):
     """Entries of 20 digits a keypad sequence hands to the decoder, by the keypad's rules written
     out here (up to 20 digits kept, '*' deletes the last, '#' enters and clears)."""

@@ -93,10 +93,11 @@ class TokenService:
             if op == D.ADD_CREDIT:
                 # durable with the TID in one journal record (see the module comment)
                 r = self.credit.add_credit(a[2] * _WH_PER_TENTH, 1, a[3]) if self.credit else "no account"
-                if r is not None:
+                if r is None:
+                    dirty = False  # add_credit() saved the whole state, this section included
+                else:
                     dec.tids.load(self._undo, self.key.base)
                     code = R.OVERFLOW
-                dirty = False
             elif op == D.DISPLAY:
                 pass
             else:
@@ -122,7 +123,9 @@ class TokenService:
             lim.set_thresholds(a[1], lim.threshold_emergency)
             self.supply.changed()
         elif op == D.CLEAR_CREDIT:
-            if self.credit is not None:
+            # register 0xFFFF = all; else the credit type of the one account (0 energy, 4-7 currency)
+            mine = (0,) if self.dec.config.credit & 1 else (4, 5, 6, 7)
+            if self.credit is not None and (a[1] == 0xFFFF or a[1] in mine):
                 self.credit.clear_credit()
         elif op == D.SET_TARIFF_RATE:
             self.tariff_rate = a[1]

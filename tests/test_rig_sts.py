@@ -37,7 +37,7 @@ S = {"vendor": Vendor(KEY1, ea=7, base_year=1993), "tid": 1000}
 def config():
     return {"keys": {"optical_key2": KEY2, "sts_decoder_key": KEY1.hex()},
             "prepayment": {"unit": "energy", "payment_mode": 2},
-            "supply": {"control_mode": 1},
+            "supply": {"control_mode": 1}, "ui": {"entry_timeout_s": 2},
             "sts": {"pan": "600727000000000009", "ea": 7, "kt": 2, "krn": 1, "ti": 1, "sgc": 123456,
                     "base": 1993, "tid_count": TID_COUNT, "lockout_after": LOCK_AFTER,
                     "lockout_s": 60}}
@@ -88,6 +88,21 @@ def test_customer_story_accept_then_used(rig):
     enter(rig, tok.digits, USED)
     assert credit(rig) == c0 + 10000
     assert S["tid"] in rig.query("tokens")["tids"]
+
+
+def test_keypad_grouping_backspace_and_timeout(rig):
+    """Digits shown in groups of four as typed; '*' deletes; a pause longer than the entry
+    timeout (2 s here) clears a half-typed token, so its second half alone is no token."""
+    tok = S["vendor"].credit(10, tid=next_tid())
+    n0 = rig.query("tokens")["count"]
+    rig.keypad(tok.digits[:9] + "7*")
+    lines = rig.wait_display(tok.digits[:4] + " " + tok.digits[4:8] + " " + tok.digits[8])
+    assert "ENTER TOKEN:" in lines
+    time.sleep(3)
+    rig.keypad(tok.digits[9:] + "#")
+    rig.wait_display("FORMAT?")
+    assert rig.query("tokens")["count"] == n0
+    enter(rig, tok.digits, ACCEPT)  # typed in one go it is a good token
 
 
 def test_old_token_refused(rig):

@@ -8,6 +8,7 @@ Commands come from the modules host_tools/cli_<command>.py; each has `register(s
     credit    prepayment account over the optical port (cli_supply.py)
     relay     supply relay and load limiter over the optical port (cli_supply.py)
     update    signed firmware updates: keygen, build, sign, show, push (cli_update.py)
+    token     enter an STS token over the optical port (`token enter PORT TOKEN`, cli_token.py)
 """
 import argparse
 import importlib

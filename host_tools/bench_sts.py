@@ -66,6 +66,30 @@ else:  # "empty": the loop alone
         pass
 """
 
+# the meter's token service (services/tokens.py): heap of its modules (imported from source; frozen
+# bytecode keeps them in ROM) and of one instance with the default 50-TID memory
+SERVICE = r"""
+import gc
+gc.collect()
+a0 = gc.mem_alloc()
+from meter.services import tokens
+from meter.common.events import EventLog
+gc.collect()
+a1 = gc.mem_alloc()
+class Clock:
+    def now(self):
+        return 0
+ev = EventLog(4)
+key = tokens.key_record({"ea": 7, "kt": 2, "krn": 1, "ti": 1, "sgc": 123456, "base": 1993},
+                        bytes(8))
+gc.collect()
+a2 = gc.mem_alloc()
+ts = tokens.TokenService({}, key, None, None, ev, Clock(), lambda: None)
+ts.start()
+gc.collect()
+print("SERVICE", a1 - a0, gc.mem_alloc() - a2, ts.state_size)
+"""
+
 C_HARNESS = r"""
 #include <stdint.h>
 static const uint8_t S1[16] = {%(s1)s}, S2[16] = {%(s2)s}, P[64] = {%(p)s};
@@ -168,6 +192,16 @@ def main(argv=None):
     if not os.path.exists(INTERPRETERS["unix32"]):
         print("  unix32 interpreter not built (make interpreters)")
         return 0
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
+    for interp in ("unix", "unix32"):
+        p = subprocess.run([INTERPRETERS[interp], "-X", "heapsize=4M", "-c", SERVICE], capture_output=True,
+                           text=True, cwd=ROOT, env=env, timeout=300)
+        if p.returncode == 0:
+            mods, inst, sect = p.stdout.split()[-3:]
+            print("  token service %-7s modules from source %s bytes, instance (50 TIDs) %s bytes, "
+                  "journal section %s bytes" % (interp, mods, inst, sect))
+        else:
+            print("  token service %s: failed: %s" % (interp, p.stderr[-300:]))
     for ea in (7, 9, 11):
         if not has_native(ea):
             print("  EA%02d: skipped, metercrypto has no %s in this build" % (ea, NATIVE[ea]))

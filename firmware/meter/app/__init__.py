@@ -145,6 +145,9 @@ class App:
         self.credit = None
         if "prepayment" in cfg:
             self._build_credit(cfg["prepayment"])
+        self.tokens = None
+        if "sts" in cfg:
+            self._build_tokens(cfg["sts"])
 
     def _build_credit(self, pcfg):
         """The prepayment account, only on a meter configured for it (its modules are not even
@@ -162,6 +165,19 @@ class App:
                                                self.events, self.clock, ring, self.save, currency)
         self.credit_ring = ring
         self._credit_section = credit_mod.SECTION
+
+    def _build_tokens(self, scfg):
+        """STS token entry (services/tokens.py), only on a meter configured for it: the identity
+        from config "sts", the decoder key from the key store (never logged)."""
+        from meter.services import tokens as tokens_mod
+        try:
+            key = tokens_mod.key_record(scfg, self.board.keys.get(tokens_mod.KEY_NAME))
+            self.tokens = tokens_mod.TokenService(scfg, key, self.credit, self.supply, self.events,
+                                                  self.clock, self.save)
+        except ValueError as e:  # the message names the parameter, never the key
+            self.board.log("sts: disabled: %s" % e)
+            return
+        self._tokens_section = tokens_mod.SECTION
 
     def _build_storage(self):
         dev = self.board.storage
@@ -181,6 +197,9 @@ class App:
         if self.credit is not None:
             store.add(self._credit_section, self.credit.state_size, self.credit.dump_into,
                       self.credit.load_from)
+        if self.tokens is not None:
+            store.add(self._tokens_section, self.tokens.state_size, self.tokens.dump_into,
+                      self.tokens.load_from)
         self.evstore = S.EventStore(
             S.RingStore(dev, L["events"][0], L["events"][1], S.EVENT_RECORD, S.REGION_EVENTS), self.events)
         self.metering = Metering(self.clock, self.events, self.metrology, self.quality, self.profile,
@@ -214,6 +233,8 @@ class App:
         if self.credit is not None:
             self.credit_ring.open_logged(events, now)
             self.credit.start(now)
+        if self.tokens is not None:
+            self.tokens.start()
         self.supply.boot(now)
         self.metrology.start(now)
         self.tariff_cfg.boot(now)
@@ -268,13 +289,15 @@ class App:
         optical_objects.register_supply(opt.session.registry, self.supply)
         if self.credit is not None:
             optical_objects.register_credit(opt.session.registry, self.credit)
+        if self.tokens is not None:
+            optical_objects.register_tokens(opt.session.registry, self.tokens)
 
     def _build_customer(self):
         board = self.board
         self.customer = CustomerPort(
             getattr(board, "display", None), getattr(board, "keypad", None), board.pin("button"),
             getattr(board, "line_clock", None) or board.clock, self.clock, self.credit, self.supply,
-            None, board.config.get("ui"))
+            self.tokens, board.config.get("ui"))
 
     def _build_update(self):
         """Signed firmware update and the trial boot (services/update.py), only on a meter

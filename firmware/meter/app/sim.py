@@ -179,6 +179,17 @@ class SimHooks:
         e = self.app.credit.log(int(args[0]) if args else 0)
         return None if e is None else list(e)
 
+    def _q_tokens(self, args):
+        # STS token state for tests: identity of the key in force (never the key), TIDs, lockout
+        ts = self.app.tokens
+        if ts is None:
+            return None
+        k, d = ts.key, ts.dec
+        return {"last": list(ts.last) if ts.last else None, "count": ts.count, "kt": k.kt, "krn": k.krn, "ti": k.ti,
+                "sgc": k.sgc, "ken": k.ken, "base": k.base, "tids": d.tids.tids(),
+                "lock_level": d.lock.level(), "locked": d.lock.locked(self.app.clock.now()),
+                "tariff_rate": ts.tariff_rate}
+
     def _q_display(self, args):
         ui = self.app.customer
         return {"lines": list(ui.lines()), "faults": ui.faults, "last_fault": ui.last_fault,

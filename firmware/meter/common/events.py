@@ -49,6 +49,9 @@ UPDATE_SWITCHED = 94  # new firmware installed, trial boot next; a = new counter
 UPDATE_CONFIRMED = 95  # trial boot healthy; a = counter
 UPDATE_ROLLBACK = 96  # a = 1 trial never confirmed (crash/reset), 2 health-check timeout; b = counter
 LEGAL_CHANGED = 97  # legally relevant software changed; a = old, b = new checksum ident (28 bits)
+STS_KEY_CHANGED = 63  # a = new key revision (KRN), b = base date index (0 1993, 1 2014, 2 2035)
+STS_LOCKOUT = 64  # bad tokens locked entry: a = until (meter s), b = doubling level
+STS_MANAGEMENT = 65  # a class 2 token carried out: a = subclass, b = its value
 # metrology / storage (codes 40..49 reserved for them)
 AFE_ERROR = 40  # metering front-end read failed; a = driver error count
 CALIBRATION_CHANGED = 41  # restored energy state had other AFE constants; a = old N, b = new N

@@ -137,3 +137,20 @@ def register_credit(registry, credit, level=2):
     registry.register_object("C.91.5", lambda: str(acc.available()), w_topup, level)
     registry.register_object("C.91.6", None, w_debt, level)
     registry.register_object("C.91.7", r_last, None, level)
+
+
+def register_tokens(registry, tokens, level=2):
+    """STS token entry (services/tokens.py), at `level`:
+      C.91.8  W   a 20-digit token, entered as on the keypad; ACK only for Accept/1stKCT/2ndKCT,
+                  else ERROR(<result name>) (Used, Old, CRC, ...). R the newest result 'code,name'
+    The decoder key is not an object: it cannot be read or written over this port."""
+
+    def w_token(text):
+        tokens.enter(text)  # the decoder judges the text (Format, and the bad-token count)
+        if tokens.last[0] > 2:
+            raise ValueError(tokens.last[1].upper())
+
+    def r_last():
+        return "NONE" if tokens.last is None else "%d,%s" % tokens.last
+
+    registry.register_object("C.91.8", r_last, w_token, level)

@@ -185,6 +185,13 @@ class CreditService:
         if self.save is not None:
             self.save()
 
+    def clear_credit(self):
+        """STS class 2 clear credit: the token credit to zero (the caller saves)."""
+        self.acc.clear_credit()
+        self._supply_rule(self.clock.now(), self.friendly.active(self.clock.now())
+                          if self.friendly is not None else False)
+        self._publish()
+
     def add_debt(self, amount):
         self.acc.add_debt(amount)
         self._publish()

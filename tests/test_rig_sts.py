@@ -294,11 +294,11 @@ def test_keypad_fuzz(rig):
 
 def test_frozen_small_heap_prepayment_and_sts():
     """The product proxy (32-bit, firmware frozen in) with prepayment and STS configured takes a
-    token on the keypad and refuses its replay, without a MemoryError. Measured: STS costs ~11.3 KB
-    of resident heap (4.7 KB of it the STA folded tables built at import, the rest module globals
-    and the 50-TID service), so this meter does NOT boot in 96 KB (MemoryError building the optical
-    session; prepayment alone leaves 16.5 KB free there); it boots in 104 KB with 13 KB free. The
-    fix proposed: STA tables as constants in ROM (frozen bytes)."""
+    token on the keypad and refuses its replay, without a MemoryError. The STA folded tables are
+    frozen bytes constants (flash, not heap), which took STS's resident cost from ~11.3 KB to
+    ~7.9 KB (104 KB heap: 87.5 KB allocated, 16.5 KB free after tokens), but a prepayment + STS
+    meter still does not boot in 96 KB (MemoryError at boot): it is tested at 104 KB. The MCU
+    boards have 140-250 KB; the rest of STS's cost is module globals and function objects."""
     with Rig(interp="unix32", heap="104K", frozen=True, time_rate=0, config=config()) as r:
         v = Vendor(KEY1, ea=7, base_year=1993)
         tok = v.credit(100, tid=77)

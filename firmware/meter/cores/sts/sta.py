@@ -15,11 +15,14 @@
 #
 # Speed on a bytecode interpreter: a substitution followed by the next round's permutation maps
 # each input nibble to a fixed 64-bit pattern, so the two are folded into one table indexed by
-# (nibble position, table choice, nibble value) -> four 16-bit words (2048 words, 4 KB, built once
-# at import). Decryption is then P, [I P] x 15, I: the first lone P is the folded step applied to
+# (nibble position, table choice, nibble value) -> four 16-bit words, 4 KB: generated constants in
+# sta_tables.py (host_tools/gen_sta_tables.py), split into low and high bytes, so a frozen image
+# keeps them in flash instead of building them on the heap at import. Decryption is then P, [I P] x 15, I: the first lone P is the folded step applied to
 # a block pre-substituted with the forward table that step undoes. The 64-bit block lives in four
 # 16-bit words (31-bit small ints on 32-bit ports); decrypt_into allocates nothing.
 from array import array
+
+from meter.cores.sts.sta_tables import T0L, T0H, T1L, T1H, T2L, T2H, T3L, T3H
 
 SUBST1 = b"\x0e\x0a\x07\x09\x0c\x03\x02\x05\x0d\x00\x0f\x01\x04\x08\x06\x0b"
 SUBST2 = b"\x0c\x08\x02\x0d\x07\x06\x01\x03\x0b\x05\x09\x0f\x00\x04\x0a\x0e"
@@ -40,24 +43,6 @@ _I1 = _inverse(SUBST1)
 _I2 = _inverse(SUBST2)
 
 
-def _fold():
-    """Four tables, one per 16-bit output word: entry (n << 5 | s << 4 | v) = the bits of that
-    word set by nibble value v at position n after inverse table s (1: table 1, 0: table 2) and P."""
-    pd = _inverse(PERM)
-    t = tuple(array("H", bytes(1024)) for _ in range(4))
-    for n in range(16):
-        for s in range(2):
-            inv = _I1 if s else _I2
-            for v in range(16):
-                x = inv[v]
-                for b in range(4):
-                    if x >> b & 1:
-                        d = pd[(n << 2) | b]
-                        t[d >> 4][n << 5 | s << 4 | v] |= 1 << (d & 15)
-    return t
-
-
-_T0, _T1, _T2, _T3 = _fold()
 _KB = bytearray(77)  # _KB[i] = decoder key bit (i - 1) & 63: index f + 4n for folded step f
 _ST = array("H", (0, 0, 0, 0))  # the block, _ST[0] = bits 15..0
 
@@ -99,10 +84,14 @@ def decrypt_into(key, blk):
     # pre-substitute with the forward table that the first folded step inverts (its selection
     # bit, 4n - 1), so that step is the bare first permutation
     _substitute(st, kb, 0, SUBST1, SUBST2)
-    t0 = _T0
-    t1 = _T1
-    t2 = _T2
-    t3 = _T3
+    t0l = T0L
+    t0h = T0H
+    t1l = T1L
+    t1h = T1H
+    t2l = T2L
+    t2h = T2H
+    t3l = T3L
+    t3h = T3H
     w0 = st[0]
     w1 = st[1]
     w2 = st[2]
@@ -112,37 +101,37 @@ def decrypt_into(key, blk):
         # into the words its 4 bits reach under P (42 of 64 word updates; the tests check it all)
         a0 = a1 = a2 = a3 = 0
         i = kb[j] << 4 | w0 & 15
-        a0 |= t0[i]; a1 |= t1[i]; a3 |= t3[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a1 |= t1l[i] | t1h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 32 | kb[j + 4] << 4 | w0 >> 4 & 15
-        a1 |= t1[i]; a2 |= t2[i]  # noqa: E702
+        a1 |= t1l[i] | t1h[i] << 8; a2 |= t2l[i] | t2h[i] << 8  # noqa: E702
         i = 64 | kb[j + 8] << 4 | w0 >> 8 & 15
-        a0 |= t0[i]; a3 |= t3[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 96 | kb[j + 12] << 4 | w0 >> 12 & 15
-        a1 |= t1[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        a1 |= t1l[i] | t1h[i] << 8; a2 |= t2l[i] | t2h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 128 | kb[j + 16] << 4 | w1 & 15
-        a0 |= t0[i]; a1 |= t1[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a1 |= t1l[i] | t1h[i] << 8; a2 |= t2l[i] | t2h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 160 | kb[j + 20] << 4 | w1 >> 4 & 15
-        a0 |= t0[i]; a1 |= t1[i]; a2 |= t2[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a1 |= t1l[i] | t1h[i] << 8; a2 |= t2l[i] | t2h[i] << 8  # noqa: E702
         i = 192 | kb[j + 24] << 4 | w1 >> 8 & 15
-        a0 |= t0[i]; a1 |= t1[i]; a3 |= t3[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a1 |= t1l[i] | t1h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 224 | kb[j + 28] << 4 | w1 >> 12 & 15
-        a2 |= t2[i]
+        a2 |= t2l[i] | t2h[i] << 8
         i = 256 | kb[j + 32] << 4 | w2 & 15
-        a0 |= t0[i]; a1 |= t1[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a1 |= t1l[i] | t1h[i] << 8; a2 |= t2l[i] | t2h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 288 | kb[j + 36] << 4 | w2 >> 4 & 15
-        a1 |= t1[i]; a3 |= t3[i]  # noqa: E702
+        a1 |= t1l[i] | t1h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 320 | kb[j + 40] << 4 | w2 >> 8 & 15
-        a0 |= t0[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a2 |= t2l[i] | t2h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 352 | kb[j + 44] << 4 | w2 >> 12 & 15
-        a0 |= t0[i]; a2 |= t2[i]; a3 |= t3[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a2 |= t2l[i] | t2h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 384 | kb[j + 48] << 4 | w3 & 15
-        a0 |= t0[i]; a2 |= t2[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a2 |= t2l[i] | t2h[i] << 8  # noqa: E702
         i = 416 | kb[j + 52] << 4 | w3 >> 4 & 15
-        a0 |= t0[i]; a1 |= t1[i]; a2 |= t2[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a1 |= t1l[i] | t1h[i] << 8; a2 |= t2l[i] | t2h[i] << 8  # noqa: E702
         i = 448 | kb[j + 56] << 4 | w3 >> 8 & 15
-        a0 |= t0[i]; a3 |= t3[i]  # noqa: E702
+        a0 |= t0l[i] | t0h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         i = 480 | kb[j + 60] << 4 | w3 >> 12 & 15
-        a1 |= t1[i]; a3 |= t3[i]  # noqa: E702
+        a1 |= t1l[i] | t1h[i] << 8; a3 |= t3l[i] | t3h[i] << 8  # noqa: E702
         w0 = a0
         w1 = a1
         w2 = a2

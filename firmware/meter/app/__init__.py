@@ -70,6 +70,7 @@ class App:
         self._build_p1()
         self._build_optical()
         self._build_customer()
+        self._build_radio()
         gc.collect()
         self.pfail.irq(self._on_pfail)
 
@@ -275,6 +276,16 @@ class App:
             getattr(board, "line_clock", None) or board.clock, self.clock, self.credit, self.supply,
             None, board.config.get("ui"))
 
+    def _build_radio(self):
+        """The wireless M-Bus receiver (ports/radio.py), only when the board config has "radio"
+        (lazy import: without it no radio module is loaded). Decoded link frames go upward to
+        `self.radio.consumers` (fn(frame, now)); issue 14's collector appends itself there."""
+        self.radio = None
+        rcfg = self.board.config.get("radio")
+        if rcfg:
+            from meter.ports.radio import RadioPort
+            self.radio = RadioPort(self.board, rcfg if isinstance(rcfg, dict) else {})
+
     # ------------------------------------------------------------------ service entry points
     def tick(self, now=None):
         self.metering.tick(now)
@@ -322,6 +333,8 @@ class App:
         if self.p1 is not None:
             asyncio.create_task(self.p1.run())
         asyncio.create_task(self._poll_task())
+        if self.radio is not None:
+            asyncio.create_task(self.radio.run())
         self.ready = True
         while True:
             await asyncio.sleep_ms(1000)

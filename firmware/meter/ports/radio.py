@@ -19,7 +19,7 @@ import array
 from meter.cores.wmbus import mode as M
 from meter.cores.wmbus.frame import MAX_DATA
 from meter.cores.wmbus.link import Link, OK, ST_OVERFLOW, ST_TRUNCATED
-from meter.drivers.cc1101.core import CC1101, EV_OVERFLOW, EV_TRUNCATED
+from meter.drivers.cc1101.core import CC1101, CC1101Error, EV_OVERFLOW, EV_TRUNCATED
 
 
 class RadioPort:
@@ -41,8 +41,13 @@ class RadioPort:
         self._rnext = 0
         self.received = 0  # frames passed up (OK)
         self.rssi_last = -128
-        self.radio.reset()
-        self.radio.start_rx(self.family)
+        self.error = None  # a missing or dead chip disables the port, never the meter
+        try:
+            self.radio.reset()
+            self.radio.start_rx(self.family)
+        except CC1101Error as e:
+            self.error = str(e)
+            board.log("radio: disabled: %s" % e)
 
     def poll(self):
         """Service the driver once and pass every completed packet through the link core."""
@@ -80,7 +85,7 @@ class RadioPort:
 
     async def run(self):
         clk = self.clock
-        while True:
+        while self.error is None:
             self.poll()
             await clk.sleep_ms(self.poll_ms)
 
@@ -93,7 +98,7 @@ class RadioPort:
                 "coding": s[L.ST_CODING], "length": s[L.ST_LENGTH], "filtered": s[L.ST_FILTERED],
                 "dup": s[L.ST_DUP], "overflow": s[L.ST_OVERFLOW], "truncated": s[L.ST_TRUNCATED],
                 "noise": r.noise, "late": r.late, "dropped": r.dropped, "received": self.received,
-                "rssi": self.rssi_last}
+                "rssi": self.rssi_last, "error": self.error}
 
     def frames(self):
         """The last `keep` frames, oldest first: dicts of their link-layer fields."""

@@ -162,3 +162,31 @@ def test_late_reader_overflow_then_next_frame(rig):
     d = _delta(rig, before)
     assert d["ok"] == 1, d
     assert rig.air.frames()[-1]["id"] == _fields(frame)["id"]
+
+
+def test_monitor_cli(rig):
+    """`python -m host_tools radio monitor socket://...` prints the frames the meter receives."""
+    import subprocess
+    rig.air.clients = 0
+    port = rig.air.serve(poll_s=0.05)
+    try:
+        cmd = [sys.executable, "-m", "host_tools", "radio", "monitor", "socket://127.0.0.1:%d" % port,
+               "--count", "2", "--timeout", "20"]
+        procs = [subprocess.Popen(cmd + extra, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                 for extra in (["--json"], [])]
+        import time
+        end = time.monotonic() + 20
+        while rig.air.clients < 2 and time.monotonic() < end:  # a client sees frames from then on
+            time.sleep(0.05)
+        a, b = make_frame(30, 4242), make_frame(90, 4343)
+        _send_run(rig, [(on_air(a, "C1"), "C1", -61, 200), (on_air(b, "T1"), "T1", -72, 200)])
+        outs = [p.communicate(timeout=30)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0]
+    finally:
+        rig.air.stop_serving()
+    lines = [json.loads(x) for x in outs[0].splitlines()]
+    assert [(x["frame"]["id"], x["frame"]["mode"], x["frame"]["rssi"]) for x in lines] == \
+        [(_fields(a)["id"], "C1A", -61), (_fields(b)["id"], "T1", -72)]
+    assert lines[1]["stats"]["ok"] >= 2
+    text = outs[1].splitlines()
+    assert len(text) == 2 and _fields(b)["id"] in text[1] and "RSSI=-72 dBm" in text[1]

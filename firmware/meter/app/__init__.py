@@ -70,6 +70,7 @@ class App:
         self._build_p1()
         self._build_optical()
         self._build_customer()
+        gc.collect()
         self._build_radio()
         gc.collect()
         self.pfail.irq(self._on_pfail)

@@ -102,3 +102,26 @@ def test_no_allocation_per_frame():
     eq(p.link.stats[0], 55)
     eq(cnt[0], 55)
     eq(c - a, 0, "bytes allocated over 50 frames")
+
+
+def test_corrupt_t1_no_allocation():
+    """A T1 packet with an invalid 3-of-6 code word is ERR_CODING, counted, with no allocation
+    (no exception from the native decoder on the way)."""
+    b, p = _port()
+    good = on_air(make_frame(60, 9), "T1")
+    bad = bytearray(good)
+    bad[20] = 0xFF  # 111111: no 3-of-6 word
+    _one(b, p, good)
+    _one(b, p, bad)
+    gc.collect()
+    gc.disable()
+    try:
+        a = gc.mem_alloc()
+        for _ in range(20):
+            _one(b, p, bad)
+        c = gc.mem_alloc()
+    finally:
+        gc.enable()
+    s = p.stats()
+    eq((s["ok"], s["coding"]), (1, 21))
+    eq(c - a, 0, "bytes allocated over 20 corrupt frames")

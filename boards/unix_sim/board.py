@@ -110,7 +110,7 @@ class Board:
         """The CC1101 on SPI "radio" with GDO0/GDO2 (cc1101_sim.py, a register-level model on a
         microsecond view of the virtual clock), only when the config enables the radio."""
         self.radio_sim = None
-        if not self.config.get("radio"):
+        if self.config.get("radio") in (None, False):
             return
         from cc1101_sim import Cc1101Sim
         clk = self.clock

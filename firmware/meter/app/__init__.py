@@ -283,7 +283,7 @@ class App:
         `self.radio.consumers` (fn(frame, now)); issue 14's collector appends itself there."""
         self.radio = None
         rcfg = self.board.config.get("radio")
-        if rcfg:
+        if rcfg not in (None, False):  # {} enables it with the defaults
             from meter.ports.radio import RadioPort
             self.radio = RadioPort(self.board, rcfg if isinstance(rcfg, dict) else {})
 

@@ -84,10 +84,20 @@ class RadioPort:
             fn(f, now)
 
     async def run(self):
-        clk = self.clock
-        while self.error is None:
+        """Service on every GDO edge and every poll_ms of the board clock (drivers/cc1101/aio.py)."""
+        if self.error is not None:
+            return
+        from meter.drivers.cc1101.aio import AsyncRadio
+        ar = AsyncRadio(self.radio, self.clock.sleep_ms, self.poll_ms)
+        try:
+            import machine
+            trig = machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING
+        except (ImportError, AttributeError):  # the unix_sim board: its pins take any trigger
+            trig = None
+        ar.attach(trig)
+        while True:
             self.poll()
-            await clk.sleep_ms(self.poll_ms)
+            await ar.wait()
 
     # --- diagnostics (allocate; called on request only) --------------------------------------
     def stats(self):

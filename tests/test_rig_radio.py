@@ -14,30 +14,13 @@ from conftest import ROOT
 from host_tools.rig import Rig
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "mp"))
-from wmbus_ref import on_air, make_frame, strip_crcs  # noqa: E402
+from wmbus_ref import on_air, make_frame, load_vectors, vector_nocrc  # noqa: E402
 
 pytestmark = pytest.mark.rig
 
 
-def _vectors():
-    for p in (os.path.join(ROOT, "..", "shared", "vectors", "wmbus.json"),
-              os.path.join(ROOT, "..", "..", "shared", "vectors", "wmbus.json"),
-              "/work/shared/vectors/wmbus.json"):
-        if os.path.exists(p):
-            with open(p) as f:
-                return json.load(f)["vectors"]
-    raise OSError("shared/vectors/wmbus.json not found")
-
-
-VECTORS = _vectors()
-
-
-def _nocrc(v):
-    fmt = "B" if v.get("format") == "B" else "A"
-    if "frame_without_crc" in v:
-        return bytes.fromhex(v["frame_without_crc"]), fmt
-    f = bytes.fromhex(v["frame"])
-    return (f if v.get("crc") == "none" else strip_crcs(f, fmt)), fmt
+VECTORS = load_vectors(ROOT + "/")
+_nocrc = vector_nocrc
 
 
 def _fields(frame):

@@ -61,6 +61,19 @@ def _one(b, p, pkt):
             break
 
 
+def _alloc_over(fn, k):
+    """Bytes allocated by k calls of fn() with the collector off."""
+    gc.collect()
+    gc.disable()
+    try:
+        a = gc.mem_alloc()
+        for i in range(k):
+            fn(i)
+        return gc.mem_alloc() - a
+    finally:
+        gc.enable()
+
+
 def test_frames_to_consumers_and_ring():
     b, p = _port()
     seen = []
@@ -90,18 +103,10 @@ def test_no_allocation_per_frame():
           ((20, "C1", "A"), (60, "T1", "A"), (200, "C1", "B"), (256, "T1", "A"), (120, "C1", "A"))]
     for x in pk:  # warm up
         _one(b, p, x)
-    gc.collect()
-    gc.disable()
-    try:
-        a = gc.mem_alloc()
-        for k in range(50):
-            _one(b, p, pk[k % 5])
-        c = gc.mem_alloc()
-    finally:
-        gc.enable()
+    used = _alloc_over(lambda k: _one(b, p, pk[k % 5]), 50)
     eq(p.link.stats[0], 55)
     eq(cnt[0], 55)
-    eq(c - a, 0, "bytes allocated over 50 frames")
+    eq(used, 0, "bytes allocated over 50 frames")
 
 
 def test_corrupt_t1_no_allocation():
@@ -113,15 +118,7 @@ def test_corrupt_t1_no_allocation():
     bad[20] = 0xFF  # 111111: no 3-of-6 word
     _one(b, p, good)
     _one(b, p, bad)
-    gc.collect()
-    gc.disable()
-    try:
-        a = gc.mem_alloc()
-        for _ in range(20):
-            _one(b, p, bad)
-        c = gc.mem_alloc()
-    finally:
-        gc.enable()
+    used = _alloc_over(lambda k: _one(b, p, bad), 20)
     s = p.stats()
     eq((s["ok"], s["coding"]), (1, 21))
-    eq(c - a, 0, "bytes allocated over 20 corrupt frames")
+    eq(used, 0, "bytes allocated over 20 corrupt frames")

@@ -4,6 +4,7 @@ Commands come from the modules host_tools/cli_<command>.py; each has `register(s
     sim       run the simulated meter (same as `make sim`)
     deploy    put the firmware on a board with mpremote
     p1        P1 tools (`p1 monitor <url-or-port>`)
+    radio     wM-Bus radio tools (`radio monitor <url-or-port> [--json] [--count N]`)
     optical   IEC 62056-21 optical head client (`optical read|get|set|clock`)
     credit    prepayment account over the optical port (cli_supply.py)
     relay     supply relay and load limiter over the optical port (cli_supply.py)

@@ -349,6 +349,8 @@ class Rig:
         self.display_lines = [""] * 8
         self._display_cv = threading.Condition()
         self.powered = False
+        from host_tools.rig_air import RigAir
+        self.air = RigAir(self)  # the shared wM-Bus air (host_tools/rig_air.py)
 
     # ----------------------------------------------------------------------------- lifecycle
     def __enter__(self):

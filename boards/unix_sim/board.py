@@ -99,6 +99,7 @@ class Board:
         self._pins["relay_a"].watch = self._pins["relay_b"].watch = self.relay_sim.coil
         self.display = SimDisplay(self.link)
         self.keypad = SimKeypad()
+        self._make_radio()
         self.rig = RigLink(self)  # serves the rig's commands (inputs, time, queries)
 
     def _make_afe(self):
@@ -107,6 +108,18 @@ class Board:
         cal = self.config["calibration"]
         self.afe_sim = AfeSim(self.clock.sim_ms, cal)
         return ATM90E32(AfeSimSpi(self.afe_sim), cal)
+
+    def _make_radio(self):
+        """The CC1101 on SPI "radio" with GDO0/GDO2 (cc1101_sim.py, a register-level model on a
+        microsecond view of the virtual clock), only when the config enables the radio."""
+        self.radio_sim = None
+        if self.config.get("radio") in (None, False):
+            return
+        from cc1101_sim import Cc1101Sim
+        clk = self.clock
+        self.radio_sim = sim = Cc1101Sim(lambda: clk.sim_ms() * 1000, ticks_per_s=1000000)
+        self._pins["radio_gdo0"] = sim.gdo0
+        self._pins["radio_gdo2"] = sim.gdo2
 
     def uart(self, role):
         u = self._uarts.get(role)
@@ -127,6 +140,8 @@ class Board:
         return self._pins[name]
 
     def spi(self, name):
+        if name == "radio" and self.radio_sim is not None:
+            return self.radio_sim.spi
         raise OSError("unix_sim: no raw SPI bus %s (the AFE is simulated at register level)" % name)
 
     def tasks(self):

@@ -3,11 +3,9 @@
 # CC1101 model (boards/unix_sim/cc1101_sim.py), received by the real driver with its FIFO service
 # run on GDO edges after a latency, and decoded by the real link core.
 # mp-heap: 8M
-import json
-
 from mptest import eq
 from radio_harness import Rig, on_air, make_frame, sized
-from wmbus_ref import strip_crcs
+from wmbus_ref import load_vectors, vector_nocrc
 from meter.cores.wmbus import mode as M
 from meter.cores.wmbus import link as L
 from meter.drivers.cc1101 import regs as R
@@ -15,30 +13,8 @@ from meter.drivers.cc1101.core import EV_OVERFLOW
 
 
 
-def _load_vectors():
-    # shared/ sits beside the repository (CI: a copy beside the clone; here /work/shared)
-    for p in ("../shared/vectors/wmbus.json", "../../shared/vectors/wmbus.json",
-              "/work/shared/vectors/wmbus.json"):
-        try:
-            with open(p) as f:
-                return json.load(f)["vectors"]
-        except OSError:
-            pass
-    raise OSError("shared/vectors/wmbus.json not found beside the repository")
-
-
-VECTORS = _load_vectors()
-
-
-def _nocrc(v):
-    """The vector as a frame without CRCs (CRCs of vectors given with them checked here first)."""
-    fmt = "B" if v.get("format") == "B" else "A"
-    if "frame_without_crc" in v:
-        return bytes.fromhex(v["frame_without_crc"]), fmt
-    f = bytes.fromhex(v["frame"])
-    if v.get("crc") == "none":
-        return f, fmt
-    return strip_crcs(f, fmt), fmt
+VECTORS = load_vectors()
+_nocrc = vector_nocrc
 
 
 def _expect_l(frame, fmt):

@@ -112,3 +112,28 @@ def make_frame(n_nocrc, seed, ci=0x7A, acc=None):
         data[0] = acc
     idb = bytes(((seed >> (8 * i)) & 0xFF) for i in range(4))
     return bytes((n_nocrc - 1, 0x44, 0x2D, 0x2C)) + idb + bytes((0x1B, 0x16, ci)) + bytes(data)
+
+
+def load_vectors(base=""):
+    """The vectors of shared/vectors/wmbus.json, which sits beside the repository (CI: a copy
+    beside the clone; here /work/shared); `base` is the repository root ("" = the cwd)."""
+    import json
+    for p in (base + "../shared/vectors/wmbus.json", base + "../../shared/vectors/wmbus.json",
+              "/work/shared/vectors/wmbus.json"):
+        try:
+            with open(p) as f:
+                return json.load(f)["vectors"]
+        except OSError:
+            pass
+    raise OSError("shared/vectors/wmbus.json not found beside the repository")
+
+
+def vector_nocrc(v):
+    """(frame without CRCs, "A"|"B") of a vector (CRCs of vectors given with them checked here)."""
+    fmt = "B" if v.get("format") == "B" else "A"
+    if "frame_without_crc" in v:
+        return bytes.fromhex(v["frame_without_crc"]), fmt
+    f = bytes.fromhex(v["frame"])
+    if v.get("crc") == "none":
+        return f, fmt
+    return strip_crcs(f, fmt), fmt

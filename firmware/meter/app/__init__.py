@@ -72,6 +72,8 @@ class App:
         self._build_customer()
         gc.collect()
         self._build_update()
+        self._build_radio()
+        gc.collect()
         self.pfail.irq(self._on_pfail)
 
     # ------------------------------------------------------------------ building steps
@@ -353,6 +355,16 @@ class App:
                     import machine
                     machine.reset()
 
+    def _build_radio(self):
+        """The wireless M-Bus receiver (ports/radio.py), only when the board config has "radio"
+        (lazy import: without it no radio module is loaded). Decoded link frames go upward to
+        `self.radio.consumers` (fn(frame, now)); issue 14's collector appends itself there."""
+        self.radio = None
+        rcfg = self.board.config.get("radio")
+        if rcfg not in (None, False):  # {} enables it with the defaults
+            from meter.ports.radio import RadioPort
+            self.radio = RadioPort(self.board, rcfg if isinstance(rcfg, dict) else {})
+
     # ------------------------------------------------------------------ service entry points
     def tick(self, now=None):
         self.metering.tick(now)
@@ -402,6 +414,8 @@ class App:
         asyncio.create_task(self._poll_task())
         if self.update is not None:
             asyncio.create_task(self._update_task())
+        if self.radio is not None:
+            asyncio.create_task(self.radio.run())
         self.ready = True
         while True:
             await asyncio.sleep_ms(1000)

@@ -242,3 +242,54 @@ class SimHooks:
         except ValueError as e:
             return {"error": "submeter: %s" % e}
         return True
+
+    # ------------------------------------------------------------------ radio (rig.air)
+    def _q_radio(self, args):
+        """Link statistics and the last frames' fields (`get radio`), or what the chip model
+        transmitted (`get radio sent`: [[hex, mode, start us]])."""
+        r = self.app.radio
+        if r is None:
+            return None
+        if args and args[0] == "sent":
+            sim = self.app.board.radio_sim
+            return [[binascii.hexlify(d).decode(), m, t] for d, m, t in sim.sent()]
+        return {"stats": r.stats(), "frames": r.frames()}
+
+    def _c_radio(self, args):
+        """The rig's air (host_tools/rig_air.py) on the board's CC1101 model, in virtual us:
+          air <mode> <rssi> <gap_us> <hex> [rate]  a coded frame, its preamble starting gap_us
+                                                   after the end of the last thing sent on the air
+                                                   (or now, if that is past)
+          noise <nbytes> <rssi> <gap_us> [mode]    random chips, likewise
+          run <ms> <service_ms>                    let ms of virtual time pass with the clock frozen,
+                                                   the radio port serviced every service_ms
+        """
+        app = self.app
+        sim = getattr(app.board, "radio_sim", None)
+        if sim is None or app.radio is None:
+            return {"error": "radio not enabled"}
+        op = args[0]
+        bc = app.board.clock
+        now = bc.sim_ms() * 1000
+        at = max(now, getattr(self, "_air_end", 0)) + (int(args[3]) if op in ("air", "noise") else 0)
+        if op == "air":
+            rate = int(args[5]) if len(args) > 5 else None
+            self._air_end = sim.inject(binascii.unhexlify(args[4]), args[1], int(args[2]), at, rate)
+            return [at, self._air_end]
+        if op == "noise":
+            self._air_end = sim.noise(int(args[1]), int(args[2]), at, args[4] if len(args) > 4 else "C1")
+            return [at, self._air_end]
+        if op == "run":
+            ms, step = int(args[1]), max(1, int(args[2]))
+            frozen = bc.frozen
+            bc.frozen = True
+            try:
+                while ms > 0:
+                    d = min(step, ms)
+                    bc.jump(d)
+                    ms -= d
+                    app.radio.poll()
+            finally:
+                bc.frozen = frozen
+            return bc.sim_ms()
+        return {"error": "radio: unknown %s" % op}

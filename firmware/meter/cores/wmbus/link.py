@@ -165,9 +165,11 @@ class Link:
             raw[n - 1] = (raw[n - 1] & 0xF0) | 0x05  # it continues with valid code words
         for i in range(n, j * _BUCKET):
             raw[i] = _PAD[i % 3]
+        if not M.t1_valid(raw, j * _BUCKET):  # a corrupt packet: ERR_CODING, no exception
+            return False
         try:
             metercrypto.decode_3of6_into(views[j - 1], self.dbuf)
-        except ValueError:  # an invalid code word: a corrupt packet (the exception allocates)
+        except ValueError:  # not reached after t1_valid; kept as the native decoder's contract
             return False
         return True
 

@@ -48,6 +48,18 @@ for _n in range(16):
 del _n, _e
 
 
+def t1_valid(b, n):
+    """True if b[0:n] (n a multiple of 3) holds only valid 3-of-6 code words (EN 13757-4 9.2.2):
+    checked before the native decoder, whose ValueError on a bad word would allocate per frame."""
+    d = _DEC6
+    for i in range(0, n, 3):
+        x = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2]  # 24 bits: a small int on 32-bit builds
+        if d[x >> 18] == 0xFF or d[(x >> 12) & 63] == 0xFF or d[(x >> 6) & 63] == 0xFF \
+                or d[x & 63] == 0xFF:
+            return False
+    return True
+
+
 def fmt_a_total(lf):
     """Bytes of a format A frame with CRCs: L + L bytes + 2 per block (block 1: L..A, 10 bytes,
     then blocks of up to 16). -1 if L < 9 (C, M and A alone take 9)."""

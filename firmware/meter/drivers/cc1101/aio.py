@@ -1,17 +1,19 @@
 # asyncio wrapper around the CC1101 core: the GDO0 (FIFO threshold) and GDO2 (sync / end of
-# packet) pin interrupts set a ThreadSafeFlag; the task runs service() on every edge and on a
-# fallback timer, so a missed edge costs at most `poll_ms`. The port decides what to do with the
-# packets (link.read). Pin edges: the port passes the board's trigger value (both edges).
+# packet) pin interrupts set a ThreadSafeFlag; a ticker on the board clock's sleep_ms (never the
+# real-time asyncio timer: the sim's virtual time drives it) sets it every `poll_ms` too, so a
+# missed edge costs at most `poll_ms`. The caller runs service() whenever wait() returns.
 import asyncio
 
 from meter.drivers.cc1101.core import EV_TX_DONE, EV_TX_FAIL
 
 
 class AsyncRadio:
-    def __init__(self, core, poll_ms=2):
+    def __init__(self, core, sleep_ms, poll_ms=2):
         self.core = core
+        self.sleep_ms = sleep_ms  # the board clock's async sleep_ms (HAL)
         self.poll_ms = poll_ms
         self.flag = asyncio.ThreadSafeFlag()
+        self._ticker = None
 
     def attach(self, trigger):
         """Route both GDO pins' edges to the flag (a hard-IRQ-safe handler: it only sets it)."""
@@ -22,11 +24,16 @@ class AsyncRadio:
     def _irq(self, _pin):
         self.flag.set()
 
-    async def _edge(self):
-        try:
-            await asyncio.wait_for_ms(self.flag.wait(), self.poll_ms)
-        except asyncio.TimeoutError:
-            pass
+    async def _tick(self):
+        while True:
+            await self.sleep_ms(self.poll_ms)
+            self.flag.set()
+
+    async def wait(self):
+        """Until the next GDO edge or fallback tick."""
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick())
+        await self.flag.wait()
 
     async def packets(self, on_packet):
         """Forever: service the radio, call on_packet(index) for each completed packet (the
@@ -37,7 +44,7 @@ class AsyncRadio:
             while c.ready():
                 on_packet(c.peek())
                 c.release()
-            await self._edge()
+            await self.wait()
 
     async def transmit(self, src, n, patch, s1=False):
         c = self.core
@@ -48,4 +55,4 @@ class AsyncRadio:
                 return True
             if ev & EV_TX_FAIL:
                 return False
-            await self._edge()
+            await self.wait()

@@ -72,8 +72,10 @@ class CC1101:
         mb = memoryview(self._b)
         mr = memoryview(self._r)
         self._c1, self._c2, self._r1, self._r2 = mb[:1], mb[:2], mr[:1], mr[:2]
-        self._rd = [mr[1:1 + j] for j in range(R.FIFO_SIZE + 1)]  # FIFO data read, j bytes
-        self._wr = [mb[:1 + j] for j in range(R.FIFO_SIZE + 1)]  # header + j bytes written
+        # burst data moves in power-of-two chunks within one CSn-low transaction (the chip's burst
+        # address keeps running until CSn rises, SWRS061 10.3): 7 views instead of 2 x 65
+        self._rd = [mr[:1 << j] for j in range(7)]
+        self._wr = [mb[:1 << j] for j in range(7)]
         self._pb = bytearray(4)
         self._head = 0
         self._count = 0
@@ -137,38 +139,43 @@ class CC1101:
         return v
 
     def write_burst(self, addr, data):
-        n = len(data)
-        b = self._b
-        b[0] = addr | R.BURST
-        for i in range(n):
-            b[i + 1] = data[i]
+        self._write_chunks(addr | R.BURST, data, 0, len(data))
+
+    def _write_chunks(self, hdr, src, s, k):
+        """Header, then src[s:s+k] in power-of-two chunks, in one transaction."""
+        self._c1[0] = hdr
         spi = self.spi
+        b = self._b
         spi.select(1)
-        spi.write(self._wr[n])
+        spi.transfer(self._c1, self._r1)
+        for j in range(6, -1, -1):
+            m = 1 << j
+            if k & m:
+                for i in range(m):
+                    b[i] = src[s + i]
+                spi.write(self._wr[j])
+                s += m
         spi.select(0)
 
     def _read_fifo(self, dst, d, k):
         """k bytes of the RX FIFO into dst[d:d+k] (dst None: discard)."""
         self._c1[0] = R.FIFO | R.READ | R.BURST
         spi = self.spi
+        r = self._r
         spi.select(1)
         spi.transfer(self._c1, self._r1)
-        spi.readinto(self._rd[k], 0)
+        for j in range(6, -1, -1):
+            m = 1 << j
+            if k & m:
+                spi.readinto(self._rd[j], 0)
+                if dst is not None:
+                    for i in range(m):
+                        dst[d + i] = r[i]
+                d += m
         spi.select(0)
-        if dst is not None:
-            r = self._r
-            for i in range(k):
-                dst[d + i] = r[1 + i]
 
     def _write_fifo(self, src, s, k):
-        b = self._b
-        b[0] = R.FIFO | R.BURST
-        for i in range(k):
-            b[1 + i] = src[s + i]
-        spi = self.spi
-        spi.select(1)
-        spi.write(self._wr[k])
-        spi.select(0)
+        self._write_chunks(R.FIFO | R.BURST, src, s, k)
 
     # --- setup and states ---------------------------------------------------------------------
     def reset(self):

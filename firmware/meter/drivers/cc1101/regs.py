@@ -196,7 +196,8 @@ TX_C1 = ((DEVIATN, 0x46), (IOCFG0, GDO_TX_THR), (FIFOTHR, FIFOTHR_BULK))  # C: +
 TX_S = RX_S + ((MDMCFG2, 0x00), (IOCFG0, GDO_TX_THR), (FIFOTHR, FIFOTHR_BULK))
 S1_HEADER = b"\x55" * 69 + b"\x54\x76\x96"
 
-PA_0DBM = const(0x50)  # PATABLE for about 0 dBm at 868 MHz (SWRS061 table 39); 0xC0 is the maximum
+PA_0DBM = const(0x50)  # 0 dBm at 868 MHz: SWRS061 table 39 (checked against its transcription in
+# RIOT cc110x_settings.h: 868 MHz -30/-20/-15/-10/0/5/7/10 dBm = 03 0F 1E 27 50 81 CB C2); 0xC0 is the maximum
 
 
 def rssi_dbm(raw):

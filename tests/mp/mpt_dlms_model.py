@@ -1,0 +1,166 @@
+# The meter's COSEM mapping (services/cosem_model.py) over REAL services: MeterClock, the register
+# table and SupplyControl with its IC 70 core. Expected bytes are written here from the Blue Book
+# encodings (date-time 4.1.6.1, Register scaler_unit, get/set/action-response), not from the code.
+import struct
+
+from mptest import eq
+import dlms_client as C
+from meter.common import timeutil as tu
+from meter.common.events import EventLog, CLOCK_ADJUSTED, SUPPLY_DISCONNECTED
+from meter.common.registers import Registers
+from meter.services.clock import MeterClock
+from meter.services.supply import SupplyControl
+from meter.services import cosem_model as CM
+from meter.cores.dlms.server import Application
+from meter.cores.dlms.association import SecState, Client
+from meter.cores.dlms.lockout import Lockout
+from meter.cores.dlms.security import Keys
+from meter.cores.dlms import apdu as A
+
+CLOCK = bytes((0, 0, 1, 0, 0, 255))
+DC = bytes((0, 0, 96, 3, 10, 255))
+E181 = bytes((1, 0, 1, 8, 1, 255))
+V31 = bytes((1, 0, 32, 7, 0, 255))
+T0 = tu.to_secs(2025, 1, 15, 12, 0, 0)  # a Wednesday, UTC
+AARQ_LLS = bytes.fromhex("6036A1090607608574050801018A0207808B0760857405080201AC0A80083132333435363738"
+                         "BE10040E01000000065F1F0400007E1F04B0")
+
+
+class BoardClock:
+    valid = True
+
+    def __init__(self, t):
+        self.t = t
+
+    def time(self):
+        return self.t
+
+    def set_time(self, t):
+        self.t = t
+
+    def ticks_ms(self):
+        return 0
+
+
+class Pin:
+    def value(self):
+        return 0
+
+
+class Relay:
+    def __init__(self):
+        self.c = True
+        self.cmds = []
+
+    def closed(self):
+        return self.c
+
+    def busy(self):
+        return False
+
+    def abort(self):
+        pass
+
+    def start(self, closed, ms):
+        self.cmds.append(closed)
+
+
+class Meter:
+    def __init__(self):
+        self.bc = BoardClock(T0)
+        self.events = EventLog(16)
+        self.clock = MeterClock(self.bc, self.events, {"tz_offset_min": 60})
+        self.regs = Registers()
+        self.s_e = self.regs.define("1-0:1.8.1", "kWh", -3, 1234567)
+        self.regs.define("1-0:32.7.0", "V", -1, 2301)
+        self.regs.define("C.91.1", "", 0, 0)  # not a COSEM code: skipped
+        self.relay = Relay()
+        self.supply = SupplyControl(self.relay, Pin(), self.regs, self.events, self.clock, self.bc,
+                                    {"control_mode": 1})
+        self.supply.boot(T0)
+        keys = Keys(b"OMT\x00\x00\x00\x00\x01", ek=bytes(16), ak=bytes(16), kek=bytes(16),
+                    lls={1: b"12345678"})
+        self.reg = CM.build(self.regs, self.clock, self.supply, keys,
+                            {"ldn": b"OMT0000000000001", "serial": "123", "equipment_id": "E1"})
+        clients = [Client(16), Client(1, mechs=(A.MECH_LLS, A.MECH_GMAC),
+                                      contexts=(A.CTX_LN, A.CTX_LN_CIPHERED))]
+        self.app = Application(self.reg, clients, keys, SecState(), Lockout(), lambda n: bytes(n))
+
+    def x(self, apdu, sap=16):
+        acts = []
+        buf = bytearray(apdu)
+        r = self.app.handle(buf, 0, len(buf), sap, 0, acts)
+        return bytes(self.app.tx[r[0]:r[0] + r[1]])
+
+
+def dt(y, mo, d, wd, h, mi, s, dev, st=0):
+    return struct.pack(">HBBBBBBBhB", y, mo, d, wd, h, mi, s, 0, dev, st)
+
+
+def public():
+    m = Meter()
+    r = m.x(C.aarq())
+    eq(r[0], 0x61)
+    return m
+
+
+def mgmt():
+    m = Meter()
+    eq(C.parse_aare(m.x(AARQ_LLS, 1))["result"], 0)
+    return m
+
+
+def test_clock_reads_the_meter_clock_in_its_zone():
+    m = public()
+    # 12:00 UTC = 13:00 CET, deviation -60 min (local = UTC - deviation)
+    eq(m.x(C.get(8, CLOCK, 2)), b"\xc4\x01\xc1\x00\x09\x0c" + dt(2025, 1, 15, 3, 13, 0, 0, -60))
+    m.bc.t += 61
+    eq(m.x(C.get(8, CLOCK, 2))[6:], dt(2025, 1, 15, 3, 13, 1, 1, -60))
+    eq(m.x(C.get(8, CLOCK, 3)), b"\xc4\x01\xc1\x00\x10\xff\xc4")  # time_zone long -60
+
+
+def test_registers_live_with_scaler_unit():
+    m = public()
+    eq(m.x(C.get(3, E181, 2)), b"\xc4\x01\xc1\x00\x06" + struct.pack(">I", 1234567))
+    eq(m.x(C.get(3, E181, 3)), b"\xc4\x01\xc1\x00\x02\x02\x0f\x00\x16\x1e")  # Wh, scaler 0
+    eq(m.x(C.get(3, V31, 3)), b"\xc4\x01\xc1\x00\x02\x02\x0f\xff\x16\x23")  # V, scaler -1
+    m.regs.add(m.s_e, 10)  # no copy: the next GET sees the service's value
+    eq(m.x(C.get(3, E181, 2))[-4:], struct.pack(">I", 1234577))
+    eq(m.reg.find(b"\x00\x00\x00\x00\x00\x00"), None)
+
+
+def test_public_refused_writes_and_methods_nothing_changes():
+    m = public()
+    eq(m.x(C.set_(8, CLOCK, 2, C.octets(dt(2025, 2, 1, 6, 0, 0, 0, -60)))), b"\xc5\x01\xc1\x03")
+    eq(m.bc.t, T0)
+    r = m.x(C.action(70, DC, 1, b"\x0f\x00"))
+    eq(r[:4], b"\xc7\x01\xc1\x03")
+    eq(m.supply.dc.control_state, 1)
+    eq(m.relay.cmds, [])
+
+
+def test_mgmt_sets_clock_through_the_service():
+    m = mgmt()
+    eq(m.x(C.set_(8, CLOCK, 2, C.octets(dt(2025, 1, 15, 3, 14, 30, 0, -60))), 1), b"\xc5\x01\xc1\x00")
+    eq(m.bc.t, T0 + 5400)
+    eq(m.events.count_code(CLOCK_ADJUSTED), 1)  # logged like the optical write
+    # a wildcard date-time is type-unmatched and changes nothing
+    bad = bytearray(dt(2025, 1, 15, 3, 14, 30, 0, -60))
+    bad[5] = 0xFF  # hour not specified
+    eq(m.x(C.set_(8, CLOCK, 2, C.octets(bytes(bad))), 1), b"\xc5\x01\xc1\x0c")
+    eq(m.bc.t, T0 + 5400)
+
+
+def test_mgmt_remote_disconnect_reconnect_switches_the_relay():
+    m = mgmt()
+    eq(m.x(C.action(70, DC, 1, b"\x0f\x00"), 1), b"\xc7\x01\xc1\x00\x00")
+    eq(m.supply.dc.control_state, 0)
+    eq(m.relay.cmds, [False])
+    eq(m.events.count_code(SUPPLY_DISCONNECTED), 1)
+    eq(m.x(C.get(70, DC, 3), 1), b"\xc4\x01\xc1\x00\x16\x00")
+    eq(m.x(C.action(70, DC, 2, b"\x0f\x00"), 1), b"\xc7\x01\xc1\x00\x00")
+    eq(m.supply.dc.control_state, 2)  # mode 1: ready for manual reconnection (transition d)
+    # mode 0 refuses remote triggers: temporary-failure
+    eq(m.x(C.set_(70, DC, 4, b"\x16\x00"), 1), b"\xc5\x01\xc1\x00")
+    eq(m.x(C.action(70, DC, 1, b"\x0f\x00"), 1)[:4], b"\xc7\x01\xc1\x02")
+    eq(m.supply.dc.control_state, 1)

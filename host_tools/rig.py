@@ -681,6 +681,17 @@ class Rig:
     def optical_port(self):
         return self.wire.port
 
+    # ----------------------------------------------------------------------------- DLMS
+    @property
+    def dlms_port(self):
+        """The meter's DLMS/COSEM TCP wrapper port (config "dlms": {"tcp_port": n}), or None."""
+        d = (self.config or {}).get("dlms")
+        return d.get("tcp_port", 4059) if d else None
+
+    @property
+    def dlms_url(self):
+        return "tcp://127.0.0.1:%d" % self.dlms_port if self.dlms_port else None
+
     @property
     def config_dir(self):
         """The meter's writable config dir (board.config_dir: beside the storage image). Files put

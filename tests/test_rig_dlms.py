@@ -8,6 +8,8 @@ visible-string (the raw A-XDR is compared); dates go as 12-byte octet strings.
 """
 import datetime
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -15,6 +17,7 @@ from dlms_cosem import cosem, dlms_data, enumerations as E, utils
 from dlms_cosem.clients.dlms_client import DlmsClient
 from dlms_cosem.protocol.xdlms import SetResponseNormal
 
+from conftest import ROOT
 from host_tools.rig import Rig
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(180)]
@@ -104,3 +107,28 @@ def until(fn, timeout=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+def cli(*args):
+    p = subprocess.run([sys.executable, "-m", "host_tools", "dlms"] + list(args), capture_output=True,
+                       text=True, timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+    return p
+
+
+def test_cli_read_get_set_action(rig):
+    url = rig.dlms_url
+    p = cli("read", url)
+    assert p.returncode == 0, p.stderr
+    assert "serial" in p.stdout and "00000001" in p.stdout and "1-0:1.8.0" in p.stdout
+    p = cli("get", url, "3", "1-0:1.8.0", "3")
+    assert p.returncode == 0 and p.stdout.startswith("02020f00161e"), p.stdout + p.stderr
+    # public client: write refused, nothing changes
+    p = cli("set", url, "70", "0-0:96.3.10", "4", "1600")
+    assert p.returncode == 1 and "READ_WRITE_DENIED" in p.stdout, p.stdout + p.stderr
+    mg = ["--client", "1", "--ek", EK.hex(), "--ak", AK.hex(), "--ic", "9000"]
+    p = cli("action", url, "70", "0-0:96.3.10", "1", *mg)
+    assert p.returncode == 0 and "SUCCESS" in p.stdout, p.stdout + p.stderr
+    assert until(lambda: rig.relay()["closed"] is False)
+    p = cli("action", url, "70", "0-0:96.3.10", "2", *mg[:-1], "9100")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert until(lambda: rig.relay()["closed"] is True)

@@ -7,6 +7,7 @@ Commands come from the modules host_tools/cli_<command>.py; each has `register(s
     optical   IEC 62056-21 optical head client (`optical read|get|set|clock`)
     credit    prepayment account over the optical port (cli_supply.py)
     relay     supply relay and load limiter over the optical port (cli_supply.py)
+    dlms      DLMS/COSEM client over the TCP wrapper (`dlms read|get|set|action`)
 """
 import argparse
 import importlib

@@ -7,7 +7,7 @@ patched): dlms-cosem refuses a server invocation counter of 0; it cannot decode 
 visible-string (the raw A-XDR is compared); dates go as 12-byte octet strings.
 """
 import datetime
-import socket
+import os
 import subprocess
 import sys
 import time
@@ -20,6 +20,9 @@ from dlms_cosem.protocol.xdlms import SetResponseNormal
 from conftest import ROOT
 from host_tools.rig import Rig
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "dlms"))
+from peer import free_port  # noqa: E402
+
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(180)]
 EK = bytes(range(16))
 AK = bytes(range(0xD0, 0xE0))
@@ -29,14 +32,6 @@ DC = cosem.Obis(0, 0, 96, 3, 10)
 OUTPUT = cosem.CosemAttribute(E.CosemInterface.DISCONNECT_CONTROL, DC, 2)
 SUPPLY_DISCONNECTED = 50
 DLMS_ACTION = 90
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 @pytest.fixture(scope="module")

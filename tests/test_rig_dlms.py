@@ -174,3 +174,24 @@ def test_gurux_public_and_management_gmac(rig):
         assert until(lambda: rig.relay()["closed"] is True)
     finally:
         g.close()
+
+
+def test_zz_invocation_counter_survives_a_power_cut(rig):
+    """The last accepted client IC is persisted: after a power cut an old IC is a replay, a newer
+    one associates."""
+    from dlms_cosem.exceptions import DlmsClientException
+
+    def session(ic):
+        c = DlmsClient.with_tcp_transport(
+            "127.0.0.1", rig.dlms_port, 1, 1, authentication_method=E.AuthenticationMechanism.HLS_GMAC,
+            encryption_key=EK, authentication_key=AK, client_system_title=CLIENT_TITLE,
+            client_initial_invocation_counter=ic)
+        with c.session() as cl:
+            return cl.get(CLOCK)
+
+    assert session(30000)[:2] == b"\x09\x0c"
+    rig.power_cut()
+    rig.power_restore()
+    with pytest.raises(DlmsClientException):  # AARE rejected: the HLS response's IC is old
+        session(29990)
+    assert session(50000)[:2] == b"\x09\x0c"

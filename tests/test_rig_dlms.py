@@ -21,6 +21,7 @@ from conftest import ROOT
 from host_tools.rig import Rig
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "dlms"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
 from peer import free_port  # noqa: E402
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(180)]
@@ -195,3 +196,37 @@ def test_zz_invocation_counter_survives_a_power_cut(rig):
     with pytest.raises(DlmsClientException):  # AARE rejected: the HLS response's IC is old
         session(29990)
     assert session(50000)[:2] == b"\x09\x0c"
+
+
+def test_fuzz_tcp_port_1e4_frames(rig):
+    """10^4 random and mutated wrapper frames (the mutator of test_dlms_fuzz_tcp) at the meter's
+    own port: it keeps answering, nothing is written or switched without authentication."""
+    import random
+    import socket as so
+    import dlms_client as DC
+    from test_dlms_fuzz_tcp import SEEDS, mutate, drain
+    r = random.Random(17)
+    relay0 = rig.relay()
+    t0 = rig.now_unix()
+    sent = 0
+    while sent < 10000:
+        s = so.create_connection(("127.0.0.1", rig.dlms_port))
+        s.settimeout(0.0)
+        for i in range(500):
+            apdu = mutate(r, r.choice(SEEDS)) if r.random() < 0.9 else os.urandom(r.randrange(40))
+            f = DC.wrap(apdu, r.choice((16, 16, 1, 7)))
+            if r.random() < 0.2:
+                f = mutate(r, f)
+            try:
+                s.sendall(f)
+            except OSError:
+                break  # the meter closed this connection (framing error): a new one next
+            sent += 1
+            if i % 16 == 0:
+                drain(s)
+        drain(s)
+        s.close()
+    assert rig.relay() == relay0
+    assert abs(rig.now_unix() - t0) < 120  # the clock was not set
+    with public(rig).session() as cl:
+        assert cl.get(CLOCK)[:2] == b"\x09\x0c"

@@ -230,3 +230,28 @@ def test_fuzz_tcp_port_1e4_frames(rig):
     assert abs(rig.now_unix() - t0) < 120  # the clock was not set
     with public(rig).session() as cl:
         assert cl.get(CLOCK)[:2] == b"\x09\x0c"
+
+
+def test_load_profile_range_and_entries(rig):
+    """The load profile read by range on its clock column and by entry (dlms-cosem's generic
+    A-XDR parser: its profile helper needs capture-object metadata)."""
+    from dlms_cosem.cosem.selective_access import CaptureObject, RangeDescriptor
+    rig.set_load(1, 230.0, 10.0, 1.0)
+    rig.advance(3 * 3600)
+    PG = cosem.CosemAttribute(E.CosemInterface.PROFILE_GENERIC, cosem.Obis(1, 0, 99, 1, 0), 2)
+    with public(rig).session() as cl:
+        # in the meter's local time (its deviation): the range compares date-time fields
+        dev = int.from_bytes(cl.get(CLOCK)[11:13], "big", signed=True)
+        t = rig.now_unix()
+        end = datetime.datetime.fromtimestamp(t - t % 900, datetime.timezone(datetime.timedelta(minutes=-dev)))
+        rd = RangeDescriptor(restricting_object=CaptureObject(cosem_attribute=CLOCK),
+                             from_value=end - datetime.timedelta(hours=1), to_value=end)
+        n = utils.parse_as_dlms_data(cl.get(cosem.CosemAttribute(
+            E.CosemInterface.PROFILE_GENERIC, cosem.Obis(1, 0, 99, 1, 0), 7)))
+        assert n >= 12
+        rows = utils.parse_as_dlms_data(cl.get(PG, access_descriptor=rd))
+        assert len(rows) == 5  # the quarter hours end-1h .. end, both ends included
+        a = [r[2] for r in rows]
+        assert a == sorted(a) and a[-1] - a[0] >= 2000  # 2.3 kW for an hour: ~2300 Wh
+        full = utils.parse_as_dlms_data(cl.get(PG))
+        assert len(full) == n and full[-1][2] == a[-1]

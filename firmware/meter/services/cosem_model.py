@@ -17,6 +17,9 @@
 #                   writes through SupplyControl.set_mode); methods remote_disconnect /
 #                   remote_reconnect through SupplyControl.remote (a refusal is
 #                   temporary-failure; the relay really switches)
+#   1-0:99.1.0.255  Load profile (7) on services/load_profile.py (entries read from its ring, oldest
+#                   first): clock, AMR status, A+, A-, R+ (Q1+Q2), R- (Q3+Q4); selective access by
+#                   range (on the clock column, local time) and by entry
 #   0-0:41.0.0.255  SAP assignment (17)
 #   0-0:43.0.0.255  Security setup (64) with global_key_transfer (keys from board.keys only)
 from meter.cores.dlms import axdr
@@ -136,8 +139,39 @@ def add_supply(reg, supply):
     }, {1: O.Method(method(False), M_MGMT), 2: O.Method(method(True), M_MGMT)}))
 
 
-def build(registers, clock, supply, keys, identity, client_title=b""):
-    """identity: {'ldn': bytes (16), 'serial': str, 'equipment_id': str}."""
+class _ProfileSource:
+    """The load profile's stored entries as profile_generic rows (0 = oldest); nothing copied."""
+
+    def __init__(self, lp, clock):
+        self.lp = lp
+        self.clock = clock
+
+    def count(self):
+        return self.lp.count()
+
+    def row(self, i):
+        r = self.lp.get(self.lp.count() - 1 - i)
+        if r is None:  # a damaged slot: the ring skips it; report a temporary failure
+            raise O.DataAccessError(O.TEMPORARY_FAILURE)
+        v = r[3]
+        return ((axdr.OCTET_STRING, datetime_of(self.clock, r[0])), (axdr.UNSIGNED, r[1]),
+                (axdr.DOUBLE_LONG_UNSIGNED, v[0]), (axdr.DOUBLE_LONG_UNSIGNED, v[1]),
+                (axdr.DOUBLE_LONG_UNSIGNED, v[2]), (axdr.DOUBLE_LONG_UNSIGNED, v[3]))
+
+
+def add_profile(reg, lp, clock):
+    from meter.cores.dlms.profile import profile_generic
+    ob = O.obis
+    reg.add(profile_generic(ob(1, 0, 99, 1, 0), _ProfileSource(lp, clock),
+                            [(O.CLOCK, ob(0, 0, 1, 0, 0), 2, 0), (O.DATA, ob(0, 0, 96, 10, 1), 2, 0),
+                             (O.REGISTER, ob(1, 0, 1, 8, 0), 2, 0), (O.REGISTER, ob(1, 0, 2, 8, 0), 2, 0),
+                             (O.REGISTER, ob(1, 0, 3, 8, 0), 2, 0), (O.REGISTER, ob(1, 0, 4, 8, 0), 2, 0)],
+                            lp.period, R_PUB))
+
+
+def build(registers, clock, supply, keys, identity, client_title=b"", profile=None):
+    """identity: {'ldn': bytes (16), 'serial': str, 'equipment_id': str}; profile: the
+    LoadProfile service (or None)."""
     reg = O.Registry()
     add_clock(reg, clock)
     ldn = identity.get("ldn") or b""
@@ -148,6 +182,8 @@ def build(registers, clock, supply, keys, identity, client_title=b""):
     if supply is not None:
         add_supply(reg, supply)
     add_registers(reg, registers)
+    if profile is not None:
+        add_profile(reg, profile, clock)
     reg.add(O.sap_assignment(O.obis(0, 0, 41, 0, 0), [(1, ldn)], R_PUB))
     reg.add(security_setup(O.obis(0, 0, 43, 0, 0), keys, 0, {MGMT: O.READ}, M_MGMT, client_title))
     return reg

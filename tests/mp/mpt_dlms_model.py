@@ -87,3 +87,22 @@ def test_mgmt_remote_disconnect_reconnect_switches_the_relay():
     eq(m.x(C.set_(70, DC, 4, b"\x16\x00"), 1), b"\xc5\x01\xc1\x00")
     eq(m.x(C.action(70, DC, 1, b"\x0f\x00"), 1)[:4], b"\xc7\x01\xc1\x02")
     eq(m.supply.dc.control_state, 1)
+
+
+LIM = bytes((0, 0, 17, 0, 0, 255))
+
+
+def test_limiter_thresholds_through_the_limiter():
+    m = public()
+    eq(m.x(C.set_(71, LIM, 4, b"\x06" + struct.pack(">I", 5000))), b"\xc5\x01\xc1\x03")
+    eq(m.supply.limiter.threshold_normal, 0)
+    m = mgmt()
+    eq(m.x(C.set_(71, LIM, 4, b"\x06" + struct.pack(">I", 5000)), 1), b"\xc5\x01\xc1\x00")
+    eq(m.supply.limiter.threshold_normal, 5000)
+    eq(m.x(C.get(71, LIM, 3), 1), b"\xc4\x01\xc1\x00\x06" + struct.pack(">I", 5000))
+    # beyond the limiter's range, or the wrong type: type-unmatched, nothing changes
+    eq(m.x(C.set_(71, LIM, 6, b"\x06" + struct.pack(">I", 86401)), 1), b"\xc5\x01\xc1\x0c")
+    eq(m.x(C.set_(71, LIM, 4, b"\x09\x01\x00"), 1), b"\xc5\x01\xc1\x0c")
+    eq(m.supply.limiter.threshold_normal, 5000)
+    # the register-table copy of 0-0:17.0.0 is not a second object
+    eq(m.reg.find(LIM).class_id, 71)

@@ -17,6 +17,9 @@
 #                   writes through SupplyControl.set_mode); methods remote_disconnect /
 #                   remote_reconnect through SupplyControl.remote (a refusal is
 #                   temporary-failure; the relay really switches)
+#   0-0:17.0.0.255  Limiter (71): 2 monitored_value (W), 3 threshold_active, 4/5 threshold_normal /
+#                   emergency (W, MGMT writes), 6/7 min over/under threshold durations (s, MGMT
+#                   writes): through the limiter's own setters (range-checked) + SupplyControl.changed
 #   1-0:99.1.0.255  Load profile (7) on services/load_profile.py (entries read from its ring, oldest
 #                   first): clock, AMR status, A+, A-, R+ (Q1+Q2), R- (Q3+Q4); selective access by
 #                   range (on the clock column, local time) and by entry
@@ -96,6 +99,36 @@ def add_clock(reg, clock):
     reg.add(O.clock(O.obis(0, 0, 1, 0, 0), get, put, R_MGMT_RW, time_zone=-(tz.std // 60),
                     get_status=lambda: (axdr.UNSIGNED, datetime_of(clock, clock.now())[11]),
                     dst_deviation=tz.shift // 60 if tz.has_dst else 0, dst_enabled=tz.has_dst))
+
+
+def add_limiter(reg, supply):
+    lim = supply.limiter  # in W (the 0-0:17.0.0 register of the optical port shows kW)
+
+    def getter(name):
+        return lambda: (axdr.DOUBLE_LONG_UNSIGNED, getattr(lim, name))
+
+    def setter(apply):
+        def put(v):
+            if v[0] not in (axdr.DOUBLE_LONG_UNSIGNED, axdr.LONG_UNSIGNED, axdr.UNSIGNED):
+                raise O.DataAccessError(O.TYPE_UNMATCHED)
+            try:
+                apply(v[1])
+            except ValueError:  # out of the limiter's range: nothing changed
+                raise O.DataAccessError(O.TYPE_UNMATCHED)
+            supply.changed()
+        return put
+
+    reg.add(O.CosemObject(71, 0, O.obis(0, 0, 17, 0, 0), {
+        2: O.Attr(lambda: (axdr.DOUBLE_LONG, lim.monitored_value), None, R_PUB),
+        3: O.Attr(lambda: (axdr.DOUBLE_LONG_UNSIGNED, lim.threshold_active(supply.clock.now())), None, R_PUB),
+        4: O.Attr(getter("threshold_normal"), setter(lambda v: lim.set_thresholds(v)), R_MGMT_RW),
+        5: O.Attr(getter("threshold_emergency"),
+                  setter(lambda v: lim.set_thresholds(lim.threshold_normal, v)), R_MGMT_RW),
+        6: O.Attr(getter("min_over_threshold_duration"),
+                  setter(lambda v: lim.set_durations(v, lim.min_under_threshold_duration)), R_MGMT_RW),
+        7: O.Attr(getter("min_under_threshold_duration"),
+                  setter(lambda v: lim.set_durations(lim.min_over_threshold_duration, v)), R_MGMT_RW),
+    }))
 
 
 def add_registers(reg, registers):
@@ -181,6 +214,7 @@ def build(registers, clock, supply, keys, identity, client_title=b"", profile=No
         reg.add(O.data(O.obis(0, 0, 96, 1, e), O.const_getter((axdr.VISIBLE_STRING, v)), R_PUB))
     if supply is not None:
         add_supply(reg, supply)
+        add_limiter(reg, supply)
     add_registers(reg, registers)
     if profile is not None:
         add_profile(reg, profile, clock)

@@ -72,7 +72,8 @@ class Meter:
         keys = Keys(b"OMT\x00\x00\x00\x00\x01", ek=bytes(16), ak=bytes(16), kek=bytes(16),
                     lls={1: b"12345678"})
         self.reg = CM.build(self.regs, self.clock, self.supply, keys,
-                            {"ldn": b"OMT0000000000001", "serial": "123", "equipment_id": "E1"})
+                            {"ldn": b"OMT0000000000001", "serial": "123", "equipment_id": "E1"},
+                            events=self.events)
         clients = [Client(16), Client(1, mechs=(A.MECH_LLS, A.MECH_GMAC),
                                       contexts=(A.CTX_LN, A.CTX_LN_CIPHERED))]
         self.app = Application(self.reg, clients, keys, SecState(), Lockout(), lambda n: bytes(n))

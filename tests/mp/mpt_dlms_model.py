@@ -106,3 +106,25 @@ def test_limiter_thresholds_through_the_limiter():
     eq(m.supply.limiter.threshold_normal, 5000)
     # the register-table copy of 0-0:17.0.0 is not a second object
     eq(m.reg.find(LIM).class_id, 71)
+
+
+EVLOG = bytes((0, 0, 99, 98, 0, 255))
+
+
+def test_event_log_by_entry_reads_the_event_ring():
+    m = mgmt()
+    eq(m.x(C.action(70, DC, 1, b"\x0f\x00"), 1)[:5], b"\xc7\x01\xc1\x00\x00")
+    n = len(m.events)
+    # entry_descriptor: from n to n (the newest), all columns (Blue Book 4.3.6.2)
+    sel = C.structure(b"\x06" + struct.pack(">I", n), b"\x06" + struct.pack(">I", n),
+                      b"\x12\x00\x01", b"\x12\x00\x00")
+    r = m.x(C.get(7, EVLOG, 2, sel=(2, sel)), 1)
+    t, code, a, b = m.events.get(0)
+    eq(code, SUPPLY_DISCONNECTED)
+    eq(r, b"\xc4\x01\xc1\x00\x01\x01\x02\x04\x09\x0c" + CM_dt(m, t) + b"\x12" + struct.pack(">H", code)
+       + b"\x05" + struct.pack(">i", a) + b"\x05" + struct.pack(">i", b))
+
+
+def CM_dt(m, t):
+    from meter.services.cosem_model import datetime_of
+    return datetime_of(m.clock, t)

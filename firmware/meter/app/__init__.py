@@ -215,7 +215,8 @@ class App:
         ldn = (ident.get("manufacturer", "OMT")[:3] + ident.get("equipment_id", ""))[:16].encode()
         reg = cosem_model.build(self.registers, self.clock, self.supply, keys,
                                 {"ldn": ldn, "serial": ident.get("serial", ""),
-                                 "equipment_id": ident.get("equipment_id", "")}, profile=self.profile)
+                                 "equipment_id": ident.get("equipment_id", "")}, profile=self.profile,
+                                events=self.events)
         mechs = (A.MECH_LLS, A.MECH_GMAC) if keys.ek and keys.ak else (A.MECH_LLS,)
         clients = [Client(cosem_model.PUBLIC),
                    Client(cosem_model.MGMT, mechs=mechs, contexts=(A.CTX_LN, A.CTX_LN_CIPHERED))]

@@ -23,6 +23,9 @@
 #   1-0:99.1.0.255  Load profile (7) on services/load_profile.py (entries read from its ring, oldest
 #                   first): clock, AMR status, A+, A-, R+ (Q1+Q2), R- (Q3+Q4); selective access by
 #                   range (on the clock column, local time) and by entry
+#   0-0:99.98.0.255 Event log (7) on the meter's event ring (common/events.py, oldest first): clock,
+#                   event code (0-0:96.11.0), a, b; read by entry (by range too, but the ring is in
+#                   arrival order: after a clock set back a range may miss entries)
 #   0-0:41.0.0.255  SAP assignment (17)
 #   0-0:43.0.0.255  Security setup (64) with global_key_transfer (keys from board.keys only)
 from meter.cores.dlms import axdr
@@ -192,6 +195,32 @@ class _ProfileSource:
                 (axdr.DOUBLE_LONG_UNSIGNED, v[2]), (axdr.DOUBLE_LONG_UNSIGNED, v[3]))
 
 
+class _EventSource:
+    def __init__(self, events, clock):
+        self.events = events
+        self.clock = clock
+
+    def count(self):
+        return len(self.events)
+
+    def capacity(self):
+        return self.events.size
+
+    def row(self, i):
+        t, code, a, b = self.events.get(len(self.events) - 1 - i)
+        return ((axdr.OCTET_STRING, datetime_of(self.clock, t)), (axdr.LONG_UNSIGNED, code),
+                (axdr.DOUBLE_LONG, a), (axdr.DOUBLE_LONG, b))
+
+
+def add_event_log(reg, events, clock):
+    from meter.cores.dlms.profile import profile_generic
+    ob = O.obis
+    reg.add(profile_generic(ob(0, 0, 99, 98, 0), _EventSource(events, clock),
+                            [(O.CLOCK, ob(0, 0, 1, 0, 0), 2, 0), (O.DATA, ob(0, 0, 96, 11, 0), 2, 0),
+                             (O.DATA, ob(0, 0, 96, 11, 1), 2, 0), (O.DATA, ob(0, 0, 96, 11, 2), 2, 0)],
+                            0, R_PUB))
+
+
 def add_profile(reg, lp, clock):
     from meter.cores.dlms.profile import profile_generic
     ob = O.obis
@@ -202,9 +231,9 @@ def add_profile(reg, lp, clock):
                             lp.period, R_PUB))
 
 
-def build(registers, clock, supply, keys, identity, client_title=b"", profile=None):
+def build(registers, clock, supply, keys, identity, client_title=b"", profile=None, events=None):
     """identity: {'ldn': bytes (16), 'serial': str, 'equipment_id': str}; profile: the
-    LoadProfile service (or None)."""
+    LoadProfile service (or None); events: the EventLog (or None)."""
     reg = O.Registry()
     add_clock(reg, clock)
     ldn = identity.get("ldn") or b""
@@ -218,6 +247,8 @@ def build(registers, clock, supply, keys, identity, client_title=b"", profile=No
     add_registers(reg, registers)
     if profile is not None:
         add_profile(reg, profile, clock)
+    if events is not None:
+        add_event_log(reg, events, clock)
     reg.add(O.sap_assignment(O.obis(0, 0, 41, 0, 0), [(1, ldn)], R_PUB))
     reg.add(security_setup(O.obis(0, 0, 43, 0, 0), keys, 0, {MGMT: O.READ}, M_MGMT, client_title))
     return reg

@@ -10,6 +10,7 @@ Commands come from the modules host_tools/cli_<command>.py; each has `register(s
     relay     supply relay and load limiter over the optical port (cli_supply.py)
     update    signed firmware updates: keygen, build, sign, show, push (cli_update.py)
     token     enter an STS token over the optical port (`token enter PORT TOKEN`, cli_token.py)
+    dlms      DLMS/COSEM client over the TCP wrapper (`dlms read|get|set|action`)
 """
 import argparse
 import importlib

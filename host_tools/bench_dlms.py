@@ -3,6 +3,8 @@
     .venv/bin/python -m host_tools.bench_dlms [--n N] [--no-callgrind]
 
 On the 32-bit interpreter (unix32), with callgrind: the instructions to serve
+  * one GET of a register through the REAL mapping (services/cosem_model.py on MeterClock, the
+    register table and SupplyControl: tests/mp/dlms_meter.py), and the heap with it on;
   * one GET of a register over the TCP wrapper (frame in -> response frame out), public client;
   * one GET of a register, glo-ciphered (AES-GCM, HLS-GMAC management association);
   * one block of the 1000-entry profile generic buffer (get-request-next, 1024-byte PDU);
@@ -39,6 +41,15 @@ gc.collect(); h0 = gc.mem_alloc()
 app = Application(reg, M.clients(), keys, SecState(), Lockout(), rnd, max_pdu=1024)
 srv = TcpServer(app)
 gc.collect(); print("HEAP", gc.mem_alloc() - h0)
+if what == "model":  # the REAL mapping (services/cosem_model.py) on the meter's services
+    del srv, app, reg
+    import dlms_meter
+    gc.collect(); h0 = gc.mem_alloc()
+    mm = dlms_meter.Meter()
+    srv = TcpServer(mm.app)
+    gc.collect(); print("MODEL", gc.mem_alloc() - h0)
+    srv.receive(C.wrap(C.aarq()), 0)
+    reqs = [C.wrap(C.get(3, bytes((1, 0, 1, 8, 1, 255)), 2))] * n
 ENERGY = bytes((1, 0, 1, 8, 0, 255))
 PG = bytes((1, 0, 99, 1, 0, 255))
 if what == "get":
@@ -100,7 +111,11 @@ def main(argv=None):
     p = run("unix32", a.n, "get")
     print("server instance heap (Application + TcpServer, 1024-byte PDU, unix32): %s bytes"
           % re.search(r"HEAP (\d+)", p.stdout).group(1))
-    for what, label in (("get", "GET register, TCP wrapper, public"),
+    pm = run("unix32", a.n, "model")
+    print("DLMS server on (services + real COSEM mapping + Application + TcpServer, unix32): %s bytes"
+          % re.search(r"MODEL (\d+)", pm.stdout).group(1))
+    for what, label in (("model", "GET register, real mapping (cosem_model), TCP"),
+                        ("get", "GET register, TCP wrapper, public"),
                         ("glo", "GET register, glo-ciphered (AES-GCM)"),
                         ("block", "one profile block (get-request-next, ~1000 bytes)"),
                         ("hdlc", "GET register, HDLC I-frame")):

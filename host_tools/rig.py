@@ -42,7 +42,7 @@ close, the context-manager protocol, set_load, advance, now, now_unix, power_cut
 set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, optical_port, wire,
 config_dir, storage_path, query, command, registers, register, truth, truth_energy, truth_counts,
 counts_at, counts_per_wh, energy_mwms, load_raw, schedule, meter_log, display, wait_display,
-keypad, press_button, relay, relay_fault. Errors raise RigError.
+keypad, press_button, relay, relay_fault, dlms_port, dlms_url. Errors raise RigError.
 """
 import binascii
 import bisect
@@ -685,6 +685,17 @@ class Rig:
     @property
     def optical_port(self):
         return self.wire.port
+
+    # ----------------------------------------------------------------------------- DLMS
+    @property
+    def dlms_port(self):
+        """The meter's DLMS/COSEM TCP wrapper port (config "dlms": {"tcp_port": n}), or None."""
+        d = (self.config or {}).get("dlms")
+        return d.get("tcp_port", 4059) if d else None
+
+    @property
+    def dlms_url(self):
+        return "tcp://127.0.0.1:%d" % self.dlms_port if self.dlms_port else None
 
     @property
     def config_dir(self):

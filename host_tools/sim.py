@@ -4,12 +4,14 @@ Prints its endpoints, one per line (a contract; scripts parse them):
 
     p1: socket://127.0.0.1:<port>
     optical: <pty path>
+    dlms: tcp://127.0.0.1:<port>
 
 then a status line every few seconds:
 
     status: <local time> P=<kW> L1=<kW> L2=<kW> L3=<kW> import=<kWh> export=<kWh> rate=<n>
 
-Options (environment): P1_PORT (default 8088), SIM_RATE (virtual seconds per real second,
+Options (environment): P1_PORT (default 8088), DLMS_PORT (default 4059; the meter's own DLMS/COSEM
+TCP wrapper server), SIM_RATE (virtual seconds per real second,
 default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP (unix|unix32).
 Stop with Ctrl-C.
 """
@@ -39,11 +41,13 @@ def main():
     rate = int(os.environ.get("SIM_RATE", "1"))
     period = float(os.environ.get("SIM_STATUS_S", "5"))
     interp = os.environ.get("SIM_INTERP", "unix")
+    dlms_port = int(os.environ.get("DLMS_PORT", "4059"))
     start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     try:
-        rig = Rig(p1_port=port, start=start, time_rate=rate, interp=interp)
+        rig = Rig(p1_port=port, start=start, time_rate=rate, interp=interp,
+                  config={"dlms": {"tcp_port": dlms_port}})
         rig.start()
     except OSError as e:
         print("sim: cannot start: %s (is P1_PORT=%d free?)" % (e, port), file=sys.stderr)
@@ -51,6 +55,7 @@ def main():
     try:
         print("p1: %s" % rig.p1_url)
         print("optical: %s" % rig.optical_port)
+        print("dlms: %s" % rig.dlms_url)
         sys.stdout.flush()
         last_slot = None
         next_status = time.monotonic()

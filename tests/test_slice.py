@@ -81,14 +81,20 @@ def test_sim_prints_endpoints_and_status(tmp_path):
     import subprocess
     import sys
     import time
-    env = dict(os.environ, P1_PORT="0", SIM_STATUS_S="0.5")
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dport = s.getsockname()[1]
+    s.close()
+    env = dict(os.environ, P1_PORT="0", SIM_STATUS_S="0.5", DLMS_PORT=str(dport))
     p = subprocess.Popen([sys.executable, "-m", "host_tools.sim"], stdout=subprocess.PIPE, text=True,
                          env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        lines = [p.stdout.readline().strip() for _ in range(3)]
+        lines = [p.stdout.readline().strip() for _ in range(4)]
     finally:
         p.terminate()
         p.wait(timeout=10)
     assert lines[0].startswith("p1: socket://127.0.0.1:")
     assert lines[1].startswith("optical: /dev/pts/")
-    assert lines[2].startswith("status: ") and " import=" in lines[2] and " rate=" in lines[2]
+    assert lines[2] == "dlms: tcp://127.0.0.1:%d" % dport
+    assert lines[3].startswith("status: ") and " import=" in lines[3] and " rate=" in lines[3]

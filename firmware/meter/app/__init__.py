@@ -41,6 +41,7 @@ from meter.ports import optical_objects
 SID_CLOCK = 0x434C  # "CL"
 SID_P1 = 0x5031  # "P1"
 SID_OPTICAL = 0x4F4C  # "OL"
+SID_DLMS = 0x444C  # "DL"
 
 # where the active calendar is looked for: the device's written copy first, then the defaults
 _CALENDAR_DEFAULTS = ("config/tariff.json", "firmware/config/tariff.json")
@@ -64,6 +65,7 @@ class App:
         self.pfail = board.pin("pfail")
         self._build_supply()
         self._build_storage()
+        self._build_dlms()
         gc.collect()
         self._restore(rejected)
         gc.collect()
@@ -211,6 +213,39 @@ class App:
         if self.credit is not None:
             self.metering.consumers.append(self.credit.tick)
         self.metering.consumers.append(self.supply.tick)
+
+    def _build_dlms(self):
+        """The DLMS/COSEM server (ports/dlms.py, TCP wrapper), only on a meter configured for it
+        (config "dlms": {"tcp_port": 4059, ...}); modules imported lazily (small heaps). Keys from
+        the key store: dlms_ek, dlms_ak, dlms_kek, dlms_lls (management password),
+        dlms_system_title. The invocation counters and lockout live in a state section."""
+        self.dlms = None
+        dcfg = self.board.config.get("dlms")
+        if not dcfg:
+            return
+        from meter.cores.dlms.security import Keys
+        from meter.cores.dlms.association import Client
+        from meter.cores.dlms import apdu as A
+        from meter.services import cosem_model
+        from meter.ports.dlms import DlmsPort, CELL_SIZE
+        bk = self.board.keys
+        ident = self.board.config.get("identity", {})
+        title = bk.get("dlms_system_title") or (ident.get("manufacturer", "OMT")[:3] + "\0\0\0\0\1").encode()
+        lls = bk.get("dlms_lls")
+        keys = Keys(title, ek=bk.get("dlms_ek"), ak=bk.get("dlms_ak"), kek=bk.get("dlms_kek"),
+                    lls={cosem_model.MGMT: lls} if lls else {})
+        ldn = (ident.get("manufacturer", "OMT")[:3] + ident.get("equipment_id", ""))[:16].encode()
+        reg = cosem_model.build(self.registers, self.clock, self.supply, keys,
+                                {"ldn": ldn, "serial": ident.get("serial", ""),
+                                 "equipment_id": ident.get("equipment_id", "")}, profile=self.profile,
+                                events=self.events)
+        mechs = (A.MECH_LLS, A.MECH_GMAC) if keys.ek and keys.ak else (A.MECH_LLS,)
+        clients = [Client(cosem_model.PUBLIC),
+                   Client(cosem_model.MGMT, mechs=mechs, contexts=(A.CTX_LN, A.CTX_LN_CIPHERED))]
+        cell = S.StateCell(CELL_SIZE, self.save)
+        self.store.add(SID_DLMS, cell.size, cell.dump_into, cell.load_from)
+        self.dlms = DlmsPort(reg, keys, clients, getattr(self.board, "line_clock", None) or self.board.clock,
+                             cell, self.events, self.clock, dcfg)
 
     def _restore(self, rejected):
         events = self.events
@@ -416,6 +451,8 @@ class App:
             asyncio.create_task(self._update_task())
         if self.radio is not None:
             asyncio.create_task(self.radio.run())
+        if self.dlms is not None:
+            asyncio.create_task(self.dlms.run())
         self.ready = True
         while True:
             await asyncio.sleep_ms(1000)

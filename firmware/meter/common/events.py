@@ -55,6 +55,12 @@ STS_MANAGEMENT = 65  # a class 2 token carried out: a = subclass, b = its value
 # metrology / storage (codes 40..49 reserved for them)
 AFE_ERROR = 40  # metering front-end read failed; a = driver error count
 CALIBRATION_CHANGED = 41  # restored energy state had other AFE constants; a = old N, b = new N
+# DLMS/COSEM server (codes 87..92)
+DLMS_AUTH_FAIL = 87  # association refused: wrong password / HLS response; a = client SAP
+DLMS_LOCKOUT = 88  # repeated failures locked associations out; a = lockout seconds
+DLMS_WRITE = 89  # an attribute written over DLMS; a = class id
+DLMS_ACTION = 90  # a method invoked over DLMS; a = class id
+DLMS_REPLAY = 91  # a ciphered APDU with an old invocation counter refused; a = client SAP
 
 
 class EventLog:

@@ -29,10 +29,10 @@ import zlib
 
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from host_tools.iec_client import IecClient, IecError  # noqa: E402
+    from host_tools.iec_client import IecClient, IecError, write_retrying  # noqa: E402
     from host_tools.cli_optical import _safe, _secret  # noqa: E402
 else:
-    from .iec_client import IecClient, IecError
+    from .iec_client import IecClient, IecError, write_retrying
     from .cli_optical import _safe, _secret
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,13 +95,7 @@ def send_calendar(client, data, passive=None, chunk=200, encoding="text", retrie
         part = data[off:off + step]
         value = "%d:%s" % (off, ("'" + part.decode("ascii")) if text_mode else
                            binascii.hexlify(part).decode().upper())
-        for i in range(retries):
-            try:
-                client.write(OBJ_CHUNK, value)
-                break
-            except IecError as e:
-                if e.reason is not None or i == retries - 1:
-                    raise
+        write_retrying(client, OBJ_CHUNK, value, retries)
         off += len(part)
         if log:
             log("staged %d/%d bytes" % (off, len(data)))

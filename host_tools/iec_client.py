@@ -39,6 +39,17 @@ class IecError(Exception):
         self.reason = reason
 
 
+def write_retrying(client, obj, value, retries):
+    """client.write(obj, value), repeated up to `retries` times on a line failure (no meter reason:
+    a garbled or lost frame); an answer with the meter's reason is final and raised at once."""
+    for i in range(retries):
+        try:
+            return client.write(obj, value)
+        except IecError as e:
+            if e.reason is not None or i == retries - 1:
+                raise
+
+
 def bcc(data):
     """XOR of the bytes, 7 bits (pass the bytes after SOH/STX up to and including ETX)."""
     x = 0

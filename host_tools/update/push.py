@@ -9,7 +9,7 @@ import binascii
 import time
 import zlib
 
-from ..iec_client import IecError
+from ..iec_client import IecError, write_retrying
 
 OBJ_RUNNING, OBJ_CHUNK, OBJ_COMMIT, OBJ_ERROR = "C.93.0", "C.93.1", "C.93.2", "C.93.9"
 CHUNK_MAX = 112  # bytes per frame: '<offset>:' + 224 hex + ',<crc8>' fits the 243-character value
@@ -38,14 +38,11 @@ def send_package(client, data, chunk=CHUNK_MAX, progress=None, retries=3, resume
     while off < len(data):
         part = data[off:off + chunk]
         value = "%d:%s,%08X" % (off, binascii.hexlify(part).decode().upper(), crc32(part))
-        for i in range(retries):
-            try:
-                client.write(OBJ_CHUNK, value)
-                break
-            except IecError as e:
-                if e.reason is not None or i == retries - 1:
-                    e.detail = _detail(client)
-                    raise
+        try:
+            write_retrying(client, OBJ_CHUNK, value, retries)
+        except IecError as e:
+            e.detail = _detail(client)
+            raise
         off += len(part)
         if progress:
             progress(off, len(data), first, time.monotonic() - t0)

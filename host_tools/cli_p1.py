@@ -256,8 +256,12 @@ class Monitor:
         self.out.write(s + "\n")
         self.out.flush()
 
-    def feed(self, data):
+    def feed(self, data, limit=0):
+        """Decode the telegrams in data; with limit, stop after the limit-th telegram overall
+        (one read can hold several, and --count N must print exactly N)."""
         for kind, blob in self.framer.feed(data):
+            if limit and self.n >= limit:
+                break
             self.n += 1
             if kind == "frame":
                 self.frame(blob)
@@ -362,7 +366,7 @@ def monitor(args):
                 break
             if data:
                 n0 = mon.n
-                mon.feed(data)
+                mon.feed(data, args.count)
                 if mon.n != n0:
                     last = time.monotonic()
             elif args.timeout and time.monotonic() - last > args.timeout:

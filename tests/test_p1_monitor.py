@@ -201,3 +201,16 @@ def test_count_is_exact_when_one_read_holds_several_telegrams():
     m.feed(b"".join(tgs), 3)
     heads = [ln for ln in out.getvalue().splitlines() if ln.startswith("#")]
     assert m.n == 3 and [h.split()[0] for h in heads] == ["#1", "#2", "#3"], heads
+
+
+def test_silent_port_is_reported_and_missing_url_scheme_gets_a_hint():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)  # the kernel completes the connection; nothing is ever sent
+    try:
+        r = cli("socket://127.0.0.1:%d" % srv.getsockname()[1], "--timeout", "7")
+    finally:
+        srv.close()
+    assert r.returncode == 3 and "nothing received on" in r.stderr and "still waiting" in r.stderr, r.stderr
+    r = cli("127.0.0.1:9", "--count", "1")
+    assert r.returncode == 1 and "hint: a network dongle needs a URL: socket://127.0.0.1:9" in r.stderr, r.stderr

@@ -36,6 +36,10 @@ def _secret(args):
     pw = args.password
     if pw is None:
         pw = os.environ.get("METER_PASSWORD")
+    if pw is None and not sys.stdin.isatty():
+        # getpass without a terminal falls back to a warning and a traceback on EOF
+        raise SystemExit("optical: no terminal to ask for the %s: give --password or set METER_PASSWORD"
+                         % ("level-2 secret" if args.level == 2 else "password"))
     if pw is None:
         pw = getpass.getpass("meter %s: " % ("level-2 secret" if args.level == 2 else "password"))
     return pw

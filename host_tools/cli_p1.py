@@ -256,8 +256,12 @@ class Monitor:
         self.out.write(s + "\n")
         self.out.flush()
 
-    def feed(self, data):
+    def feed(self, data, limit=0):
+        """Decode the telegrams in data; with limit, stop after the limit-th telegram overall
+        (one read can hold several, and --count N must print exactly N)."""
         for kind, blob in self.framer.feed(data):
+            if limit and self.n >= limit:
+                break
             self.n += 1
             if kind == "frame":
                 self.frame(blob)
@@ -337,6 +341,9 @@ def _key_arg(v, what):
     return k
 
 
+SILENT_NOTE_S = 5
+
+
 def monitor(args):
     import serial
     key = _key_arg(args.key, "--key")
@@ -348,9 +355,12 @@ def monitor(args):
                                      parity=serial.PARITY_NONE, stopbits=serial.STOPBITS_ONE, timeout=0.2)
     except (serial.SerialException, ValueError, OSError) as e:
         print("p1 monitor: cannot open %s: %s" % (args.port, e), file=sys.stderr)
+        if "://" not in args.port and ":" in args.port and not args.port.startswith("/"):
+            print("p1 monitor: hint: a network dongle needs a URL: socket://%s" % args.port, file=sys.stderr)
         return 1
     mon = Monitor(args.profile, key, auth, raw=args.raw)
     last = time.monotonic()
+    warned = False
     status = 0
     try:
         while not (args.count and mon.n >= args.count):
@@ -362,10 +372,15 @@ def monitor(args):
                 break
             if data:
                 n0 = mon.n
-                mon.feed(data)
+                mon.feed(data, args.count)
                 if mon.n != n0:
                     last = time.monotonic()
-            elif args.timeout and time.monotonic() - last > args.timeout:
+            elif not warned and time.monotonic() - last > SILENT_NOTE_S:
+                # say so instead of waiting silently forever (a wrong port or a dongle not sending)
+                print("p1 monitor: nothing received on %s for %d s, still waiting (Ctrl-C stops)"
+                      % (args.port, SILENT_NOTE_S), file=sys.stderr)
+                warned = True
+            if not data and args.timeout and time.monotonic() - last > args.timeout:
                 print("p1 monitor: no telegram for %.0f s" % args.timeout, file=sys.stderr)
                 status = 3
                 break

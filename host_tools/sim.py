@@ -5,6 +5,7 @@ Prints its endpoints, one per line (a contract; scripts parse them):
     p1: socket://127.0.0.1:<port>
     optical: <pty path>
     dlms: tcp://127.0.0.1:<port>
+    credentials: <file> (lab optical passwords; METER_SIM_CONFIG=<file> overrides)
 
 then a status line every few seconds:
 
@@ -25,6 +26,9 @@ from host_tools.loadprofile import household
 from host_tools.rig import Rig, UNIX_2020
 
 
+LAB_CREDENTIALS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim_lab_credentials.json")
+
+
 def _local_hour(meter_s):
     # Europe/Amsterdam local hour for the load shape (CET/CEST)
     dt = datetime.datetime.fromtimestamp(meter_s + UNIX_2020, datetime.timezone.utc)
@@ -42,6 +46,9 @@ def main():
     period = float(os.environ.get("SIM_STATUS_S", "5"))
     interp = os.environ.get("SIM_INTERP", "unix")
     dlms_port = int(os.environ.get("DLMS_PORT", "4059"))
+    # documented lab credentials unless the user gives a board config of their own
+    creds = os.environ.get("METER_SIM_CONFIG") or LAB_CREDENTIALS
+    os.environ["METER_SIM_CONFIG"] = creds
     start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
@@ -56,6 +63,7 @@ def main():
         print("p1: %s" % rig.p1_url)
         print("optical: %s" % rig.optical_port)
         print("dlms: %s" % rig.dlms_url)
+        print("credentials: %s (lab optical passwords; METER_SIM_CONFIG=<file> overrides)" % creds)
         sys.stdout.flush()
         last_slot = None
         next_status = time.monotonic()

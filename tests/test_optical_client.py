@@ -272,3 +272,16 @@ def test_cli_read_and_clock(meter):
     p = subprocess.run(cli + ["get", meter.port, "0-0:96.99.9", "--password", PW1],
                        capture_output=True, text=True, timeout=30, env=env)
     assert p.returncode == 1 and "WRITEONLY" in p.stderr
+
+
+def test_password_prompt_without_a_terminal_says_what_to_do(monkeypatch):
+    import argparse
+    import io
+    sys.path.insert(0, ROOT)
+    from host_tools import cli_optical
+    monkeypatch.delenv("METER_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal, as under a script or cron
+    with pytest.raises(SystemExit) as e:
+        cli_optical._secret(argparse.Namespace(password=None, level=1, hex=False))
+    assert "give --password or set METER_PASSWORD" in str(e.value)
+    assert cli_optical._secret(argparse.Namespace(password="abc", level=1, hex=False)) == "abc"

@@ -144,8 +144,11 @@ def test_monitor_decrypts_smarty_and_reports_a_wrong_key(dongle):
 def test_monitor_stops_cleanly_on_ctrl_c(dongle):
     (a,) = build([{"profile": "dsmr5", "config": {}, "snap": snap(T, 1)}])
     d = dongle([a])
+    # A background job (`make test &`) inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler; reset it in the child so the test does not depend on its launcher.
     p = subprocess.Popen([sys.executable, "-m", "host_tools", "p1", "monitor", "socket://127.0.0.1:%d" % d.port],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = p.stdout.readline()
         assert first.startswith("#1 dsmr5"), first
@@ -186,3 +189,28 @@ def test_framer_handles_noise_split_and_both_kinds():
     # a telegram cut short by the next one is dropped, not glued to it
     f = Framer()
     assert f.feed(a[:200] + a) == [("plain", a)]
+
+
+def test_count_is_exact_when_one_read_holds_several_telegrams():
+    import io
+    sys.path.insert(0, ROOT)
+    from host_tools.cli_p1 import Monitor
+    tgs = build([{"profile": "dsmr5", "config": {}, "snap": snap(T + i, 1000 + i)} for i in range(5)])
+    out = io.StringIO()
+    m = Monitor("dsmr5", out=out)
+    m.feed(b"".join(tgs), 3)
+    heads = [ln for ln in out.getvalue().splitlines() if ln.startswith("#")]
+    assert m.n == 3 and [h.split()[0] for h in heads] == ["#1", "#2", "#3"], heads
+
+
+def test_silent_port_is_reported_and_missing_url_scheme_gets_a_hint():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)  # the kernel completes the connection; nothing is ever sent
+    try:
+        r = cli("socket://127.0.0.1:%d" % srv.getsockname()[1], "--timeout", "7")
+    finally:
+        srv.close()
+    assert r.returncode == 3 and "nothing received on" in r.stderr and "still waiting" in r.stderr, r.stderr
+    r = cli("127.0.0.1:9", "--count", "1")
+    assert r.returncode == 1 and "hint: a network dongle needs a URL: socket://127.0.0.1:9" in r.stderr, r.stderr

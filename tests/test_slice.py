@@ -78,6 +78,7 @@ def test_rig_stops_everything_it_started():
 
 def test_sim_prints_endpoints_and_status(tmp_path):
     """`make sim`'s output contract: the endpoint lines, then status lines."""
+    import json
     import subprocess
     import sys
     import time
@@ -90,11 +91,20 @@ def test_sim_prints_endpoints_and_status(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "host_tools.sim"], stdout=subprocess.PIPE, text=True,
                          env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        lines = [p.stdout.readline().strip() for _ in range(4)]
+        lines = [p.stdout.readline().strip() for _ in range(5)]
+        # the lab credentials printed at start log in to the optical port (issue 16, defect 1)
+        creds = lines[3].split()[1]
+        with open(creds) as f:
+            pw1 = bytes.fromhex(json.load(f)["keys"]["optical_pw1"]).decode()
+        r = subprocess.run([sys.executable, "-m", "host_tools", "optical", "get", lines[1].split()[1], "0.9.1",
+                            "--password", pw1], capture_output=True, text=True, timeout=60,
+                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     finally:
         p.terminate()
         p.wait(timeout=10)
     assert lines[0].startswith("p1: socket://127.0.0.1:")
     assert lines[1].startswith("optical: /dev/pts/")
     assert lines[2] == "dlms: tcp://127.0.0.1:%d" % dport
-    assert lines[3].startswith("status: ") and " import=" in lines[3] and " rate=" in lines[3]
+    assert lines[3].startswith("credentials: /") and "METER_SIM_CONFIG" in lines[3]
+    assert r.returncode == 0 and r.stdout.startswith("0.9.1("), (r.stdout, r.stderr)
+    assert lines[4].startswith("status: ") and " import=" in lines[4] and " rate=" in lines[4]

@@ -17,6 +17,7 @@ default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP 
 Stop with Ctrl-C.
 """
 import datetime
+import json
 import os
 import signal
 import sys
@@ -48,13 +49,15 @@ def main():
     dlms_port = int(os.environ.get("DLMS_PORT", "4059"))
     # documented lab credentials unless the user gives a board config of their own
     creds = os.environ.get("METER_SIM_CONFIG") or LAB_CREDENTIALS
-    os.environ["METER_SIM_CONFIG"] = creds
+    with open(creds) as f:
+        config = json.load(f)  # the rig writes the board its one config file: this plus DLMS
+    config.setdefault("dlms", {"tcp_port": dlms_port})
     start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     try:
         rig = Rig(p1_port=port, start=start, time_rate=rate, interp=interp,
-                  config={"dlms": {"tcp_port": dlms_port}})
+                  config=config)
         rig.start()
     except OSError as e:
         print("sim: cannot start: %s (is P1_PORT=%d free?)" % (e, port), file=sys.stderr)

@@ -26,6 +26,7 @@ class Tpl:
         self.acc = 0
         self.status = 0
         self.cf = 0
+        self.cfe = 0  # configuration field extension (mode 7: KDF selection, key id)
         self.addr_off = 2  # the link layer's M field: M(2) ID(4) version type
         self.data_off = 0
 
@@ -61,8 +62,14 @@ class Tpl:
             self.status = b[p + 1]
             self.cf = b[p + 2] | (b[p + 3] << 8)
             p += 4
+            self.cfe = 0
+            if self.mode == 7:  # EN 13757-7 7.5.9: CFE follows CF in mode 7
+                if p >= end:
+                    return ERR_SHORT
+                self.cfe = b[p]
+                p += 1
         else:
-            self.acc = self.status = self.cf = 0
+            self.acc = self.status = self.cf = self.cfe = 0
         self.data_off = p
         return OK
 

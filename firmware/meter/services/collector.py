@@ -41,7 +41,11 @@ MAX_INSTALL = 16
 class Collector:
     def __init__(self, submeters, keys, counter_slots=None):
         n = len(submeters)
-        self.ids = array.array("i", [int(m["id"], 16) for m in submeters])
+        self.id_strs = [m["id"] for m in submeters]
+        self.ids = bytearray()  # A field bytes as on air (4 per meter, LE): no big ints on 32-bit
+        for m in submeters:
+            v = int(m["id"], 16)
+            self.ids.extend(bytes((v >> (8 * k)) & 0xFF for k in range(4)))
         self.mfcts = array.array("i", [mfct_code(m["mfct"]) for m in submeters])
         self.chans = bytes(int(m["channel"]) for m in submeters)
         for c in self.chans:
@@ -69,10 +73,12 @@ class Collector:
         return r
 
     def _find(self, b):
-        a = b[4] | (b[5] << 8) | (b[6] << 16) | (b[7] << 24)
         m = b[2] | (b[3] << 8)
-        for i in range(len(self.ids)):
-            if self.ids[i] == a and self.mfcts[i] == m:
+        ids = self.ids
+        for i in range(len(self.mfcts)):
+            j = 4 * i
+            if (self.mfcts[i] == m and ids[j] == b[4] and ids[j + 1] == b[5]
+                    and ids[j + 2] == b[6] and ids[j + 3] == b[7]):
                 return i
         return -1
 
@@ -194,8 +200,8 @@ class Collector:
     def mfct_id(self, i):
         """Equipment id for P1: manufacturer letters and the 8-digit id."""
         m = self.mfcts[i]
-        return "%c%c%c%08x" % (((m >> 10) & 31) + 64, ((m >> 5) & 31) + 64, (m & 31) + 64,
-                                self.ids[i])
+        return "%c%c%c%s" % (((m >> 10) & 31) + 64, ((m >> 5) & 31) + 64, (m & 31) + 64,
+                             self.id_strs[i])
 
     def meter_stats(self, i):
         return self.stats[i * N_STATS:(i + 1) * N_STATS]

@@ -76,3 +76,72 @@ def test_pymeterbus_decodes_our_records():
     assert "WH" in got[0][1].upper() and "M" in got[2][1].upper() and "W" in got[3][1].upper()
     assert [r.dib.tariff or 0 for r in t.records][:2] == [0, 1]
     assert t.records[2].dib.storage_number == 1
+
+
+TX = r"""
+import sys
+from meter.services.radio_tx import RadioTx
+tx = RadioTx("87654321", "ABC", bytes(range(16)), {"security": 7, "ell": True,
+             "records": ("import_wh", "export_wh", "import_wh_1", "power_w")})
+vals = {"import_wh": 1234567, "export_wh": 89012, "import_wh_1": 1000000, "power_w": -250}
+for k in range(3):
+    n = tx.build(vals, 100 + k)
+    print(bytes(tx.buf[:n]).hex())
+"""
+
+
+def _ref_decode(frame, key):
+    """Independent OMS mode 7 receiver written from EN 13757-4/-7 and OMS Vol. 2 (no firmware)."""
+    assert frame[0] == len(frame) - 1
+    ident = frame[4:8]
+    p = 10
+    assert frame[p] == 0x8C
+    p += 3
+    assert frame[p] == 0x90 and frame[p + 1] == 0x0F
+    fcl = int.from_bytes(frame[p + 2:p + 4], "little")
+    assert fcl == 0x2C00
+    mcl, mcr = frame[p + 4], frame[p + 5:p + 9]
+    mac = frame[p + 9:p + 17]
+    tpl = p + 17
+    kenc = _cmac(key, b"\x00" + mcr + ident + b"\x07" * 7)
+    kmac = _cmac(key, b"\x01" + mcr + ident + b"\x07" * 7)
+    assert _cmac(kmac, bytes([mcl]) + mcr + frame[tpl:])[:8] == mac
+    assert frame[tpl] == 0x7A
+    cf = int.from_bytes(frame[tpl + 3:tpl + 5], "little")
+    assert (cf >> 8) & 0x1F == 7 and frame[tpl + 5] == 0x10
+    nb = (cf >> 4) & 0xF
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+    enc = frame[tpl + 6:tpl + 6 + 16 * nb]
+    plain = Cipher(algorithms.AES(kenc), modes.CBC(bytes(16))).decryptor().update(enc)
+    assert plain[:2] == b"\x2f\x2f"
+    recs, q = [], 2
+    while q < len(plain) and plain[q] != 0x2F:
+        dif = plain[q]
+        q += 1
+        tariff = 0
+        if dif & 0x80:
+            tariff = (plain[q] >> 4) & 3
+            q += 1
+        vif = plain[q]
+        q += 1
+        vifs = [vif]
+        while vifs[-1] & 0x80:
+            vifs.append(plain[q])
+            q += 1
+        n = {2: 2, 4: 4}[dif & 0x0F]
+        recs.append((tuple(vifs), tariff, int.from_bytes(plain[q:q + n], "little", signed=True)))
+        q += n
+    return int.from_bytes(mcr, "little"), recs
+
+
+def test_own_frames_independent_decoder():
+    p = run_mp("unix32", ["-c", TX])
+    assert p.returncode == 0, p.stderr
+    last = 0
+    for line in p.stdout.split():
+        mcr, recs = _ref_decode(bytes.fromhex(line), bytes(range(16)))
+        assert mcr == last + 1
+        last = mcr
+        assert recs == [((0x03,), 0, 1234567), ((0x83, 0x3C), 0, 89012), ((0x03,), 1, 1000000),
+                        ((0x2B,), 0, -250)]
+    assert last == 3

@@ -2,31 +2,14 @@
 # V4 (short TPL), V7 (long TPL: IV from the TPL address), V8 (partial encryption). A wrong key
 # must fail the 2F2F check. The expected plaintext value is checked from the standard here: V4
 # carries volume 28504.27 m3 as a BCD8 record (DIF 0C, VIF 14 = 0.01 m3).
-import json
-
 from mptest import eq
-from wmbus_ref import strip_crcs
+import oms_vectors as OV
 from meter.cores.wmbus import tpl as T
 from meter.cores.oms import mode5 as M5
 
 
-def _vectors():
-    for p in ("../shared/vectors/wmbus.json", "../../shared/vectors/wmbus.json",
-              "/work/shared/vectors/wmbus.json"):
-        try:
-            with open(p) as f:
-                return {v["id"]: v for v in json.load(f)["vectors"]}
-        except OSError:
-            pass
-    raise OSError("wmbus.json not found")
-
-
-V = _vectors()
-
-
-def _frame(v):
-    f = bytes.fromhex(v["frame"])
-    return bytearray(f if v.get("crc") == "none" else strip_crcs(f, "A"))
+V = OV.V
+_frame = OV.frame
 
 
 def _open(vid, key=None):

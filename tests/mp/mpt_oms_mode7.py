@@ -1,35 +1,16 @@
 # OMS mode 7 (KDFS 1, CMAC MAC, CBC IV 0), AFL and ELL against wmbus.json: V1 (ELL 8C + AFL +
 # short TPL), V1-badmac (rejected, nothing decrypted), V2 (ELL 8E + long TPL: KDF on the TPL
 # ID), V3 (format B heat meter), V12 (ELL AES-CTR with the payload CRC checked after decryption).
-import json
-
 from mptest import eq
-from wmbus_ref import strip_crcs
+import oms_vectors as OV
 from meter.cores.wmbus import tpl as T
 from meter.cores.wmbus import ell as E
 from meter.cores.wmbus import afl as A
 from meter.cores.oms import mode7 as M7
 
 
-def _vectors():
-    for p in ("../shared/vectors/wmbus.json", "../../shared/vectors/wmbus.json",
-              "/work/shared/vectors/wmbus.json"):
-        try:
-            with open(p) as f:
-                return {v["id"]: v for v in json.load(f)["vectors"]}
-        except OSError:
-            pass
-    raise OSError("wmbus.json not found")
-
-
-V = _vectors()
-
-
-def _frame(v):
-    if "frame_without_crc" in v:
-        return bytearray(bytes.fromhex(v["frame_without_crc"]))
-    f = bytes.fromhex(v["frame"])
-    return bytearray(f if v.get("crc") == "none" else strip_crcs(f, v.get("format", "A")))
+V = OV.V
+_frame = OV.frame
 
 
 def _walk(vid, key=None):

@@ -188,6 +188,9 @@ class _Wire:
         self._stop = False
         self._tx_thread = threading.Thread(target=self._tx_loop, daemon=True)
         self._tx_thread.start()
+        self._rxq = []  # (arrival time, client baud, bytes) written by the client, not yet on the line
+        self._rx_thread = threading.Thread(target=self._rx_loop, daemon=True)
+        self._rx_thread.start()
 
     def reset_line(self):
         """Raw mode at 38400 baud, as a fresh pty. Done whenever no client has the port open: this
@@ -211,21 +214,55 @@ class _Wire:
             return 0
 
     def from_client(self, data):
-        """Bytes the client wrote (read from the pty master): deliver to the meter."""
-        cb = self.client_baud()
-        bad = cb != self.meter_baud
-        self.log.append((time.monotonic(), "to_meter", cb, self.meter_baud, len(data), bad))
-        if bad:
-            self.garbled["to_meter"] += len(data)
-            data = _garble(data, 1)
-        else:
-            self.clean["to_meter"] += len(data)
-        self.rig._send("rx optical %s\n" % binascii.hexlify(data).decode())
+        """Bytes the client wrote (read from the pty master), at the client's baud of that moment:
+        queued for the line, which delivers them to the meter paced at that baud."""
+        with self._cv:
+            self._rxq.append((time.monotonic(), self.client_baud(), data))
+            self._cv.notify_all()
+
+    def _rx_loop(self):
+        # Client -> meter, paced at the client's baud; each character is checked against the
+        # meter's baud when it has fully arrived, so a meter that switches baud mid-message (after
+        # a garbled first byte) receives the rest cleanly, as a real UART does. Characters go one
+        # by one at low speeds, in ~10 ms groups at high ones.
+        t_line = 0.0
+        while True:
+            with self._cv:
+                while not self._rxq and not self._stop:
+                    self._cv.wait()
+                if self._stop:
+                    return
+                t_in, cb, data = self._rxq[0]
+            char_time = self.CHAR_BITS / float(cb or 300)
+            group = max(1, (cb or 300) // 1000)
+            t = max(t_line, t_in)
+            for i in range(0, len(data), group):
+                chunk = data[i:i + group]
+                t += char_time * len(chunk)
+                delay = t - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                mb = self.meter_baud
+                bad = cb != mb
+                self.log.append((time.monotonic(), "to_meter", cb, mb, len(chunk), bad))
+                if bad:
+                    self.garbled["to_meter"] += len(chunk)
+                    chunk = _garble(chunk, 1)
+                else:
+                    self.clean["to_meter"] += len(chunk)
+                try:
+                    self.rig._send("rx optical %s\n" % binascii.hexlify(chunk).decode())
+                except RigError:
+                    pass  # the meter is off: the bytes are lost, as on a real line
+            t_line = t
+            with self._cv:
+                self._rxq.pop(0)
+                self._cv.notify_all()
 
     def from_meter(self, data):
         with self._cv:
             self._q.append((self.meter_baud, data))
-            self._cv.notify()
+            self._cv.notify_all()
 
     def _tx_loop(self):
         # Meter -> client, paced at the meter's baud; each byte is checked against the client's baud
@@ -277,13 +314,14 @@ class _Wire:
 
     def idle(self):
         with self._cv:
-            return not self._q
+            return not self._q and not self._rxq
 
     def close(self):
         with self._cv:
             self._stop = True
-            self._cv.notify()
+            self._cv.notify_all()
         self._tx_thread.join(timeout=2)
+        self._rx_thread.join(timeout=2)
         try:
             os.close(self.master)
         except OSError:

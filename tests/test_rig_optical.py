@@ -386,3 +386,27 @@ def test_unix32_readout_smoke():
             r = c.readout()
         check_against_meter(r.datasets, regs, t)
         assert rig.wire.garbled == {"to_meter": 0, "to_client": 0}
+
+
+def test_back_to_back_readouts_with_both_clients_and_after_an_abort():
+    """Issue 16, defect 3: readouts straight after each other used to fail every other time. The
+    meter held the readout baud for its 500 ms NAK window, so the next sign-on (sent at 300 Bd at
+    once) arrived garbled and was ignored; an aborted readout blocked sign-ons until the whole table
+    had been sent. Now any byte but a NAK after the data message, or a garbled byte or '/' during
+    it, ends the session, and the '?' that follows is taken as the sign-on whose '/' was lost."""
+    with Rig(time_rate=0) as rig:
+        regs = rig.registers()
+        t = rig.query("time")["t"]
+        with IecClient(rig.optical_port) as ours:  # one open port, no pause between readouts
+            for _ in range(4):
+                check_against_meter(ours.readout().datasets, regs, t)
+        for _ in range(3):  # the peer library, each readout on a freshly opened port
+            data, _, _ = peer_readout(rig.optical_port)
+            check_against_meter(data, regs, t)
+        # a client that gives up after the option select: the meter is switching to 9600 and
+        # about to send its table when the next client signs on at 300
+        with IecClient(rig.optical_port) as quitter:
+            quitter.sign_on()
+            quitter._option(b"0")
+        with IecClient(rig.optical_port) as ours:
+            check_against_meter(ours.readout().datasets, regs, t)

@@ -38,7 +38,10 @@
 #   Readout: STX, data lines `OBIS(value*unit)` CR LF, `!` CR LF, ETX, BCC. BCC = XOR of every byte
 #   after STX (or SOH) up to and including ETX, 7 bits. The lines come from the `readout` callable.
 #   A NAK within `nak_window_ms` (500) after the readout makes the meter repeat it (twice at most);
-#   then it returns to 300 baud and IDLE.
+#   then it returns to 300 baud and IDLE. Any other byte in that window, or a garbled byte or '/'
+#   during the readout, ends the session at once (the client has moved on: its next sign-on at
+#   300 baud arrives garbled at the readout baud), and a '?' that follows within a character
+#   timeout is taken as that sign-on with its lost '/': back-to-back readouts need no pause.
 #
 # Programming mode (option Y = '1'):
 #   meter -> SOH P0 STX (<seed>) ETX BCC; seed = 16 hex digits from `rand`, new every session.
@@ -74,7 +77,8 @@
 # ACK or '/' after the identification, SOH/NAK in programming mode); a second start character in a
 # frame restarts the frame there. Bytes >= 0x80 (parity/framing garble as a 7E1 UART or the rig
 # report it) abort the current frame. Frames are bounded (RX_MAX bytes); input during a readout is
-# ignored (half duplex). Echo: an optical head may return our own bytes. Received bytes that match
+# ignored (half duplex) except a garbled byte or '/', which ends it (see the readout above).
+# Echo: an optical head may return our own bytes. Received bytes that match
 # what we sent, in order, until `echo_grace_ms` after our transmission ends, are dropped; on the
 # first mismatch the tentatively matched bytes (at most ECHO_CONFIRM) are replayed into the parser,
 # so a client frame that happens to begin like our last frame is not lost.
@@ -198,6 +202,8 @@ class Session:
         self._en = 0
         self._et = 0
         self._e_until = 0
+        self._lost = False  # a session just ended on a byte at the old baud (see _byte)
+        self._lost_t = 0
         self._replay = bytearray(ECHO_CONFIRM)
         # transmitter
         self._baud = 300
@@ -473,6 +479,20 @@ class Session:
 
     # ------------------------------------------------------------------ receiver
     def _byte(self, c, now):
+        st = self._st
+        if (st == POST and c != NAK) or (st == READOUT and (c >= 0x80 or c == 0x2F)):
+            # After a data message the client's only message is a NAK (a repeat request): anything
+            # else means it has moved on, typically its next sign-on sent at 300 Bd and garbled at
+            # our readout baud (or, mid-readout, a client that gave up). End the session now - 300
+            # Bd, IDLE - instead of holding the line for the NAK window or the rest of the table,
+            # and remember that the sign-on's '/' was probably the byte lost at the old baud.
+            if st == READOUT:
+                self._abort_output()
+            self._close()
+            self._lost_t = now
+            self._lost = True
+            if c != 0x2F:
+                return
         rs = self._rs
         self._rt = now
         if c >= 0x80:  # parity / framing garble
@@ -485,9 +505,19 @@ class Session:
         if rs == _HUNT:
             st = self._st
             if c == 0x2F:
+                self._lost = False
                 if st == IDLE or st == WAIT_OPT:
                     self._rx[0] = c
                     self._rn = 1
+                    self._rs = _LINE
+            elif c == 0x3F and self._lost and st == IDLE:
+                # '?' right after a session ended on a byte at the old baud: the sign-on whose
+                # '/' was that byte (within one character timeout), taken as "/?"
+                self._lost = False
+                if tdiff(now, self._lost_t) <= self.char_timeout_ms:
+                    self._rx[0] = 0x2F
+                    self._rx[1] = c
+                    self._rn = 2
                     self._rs = _LINE
             elif c == SOH:
                 if st == PROG:

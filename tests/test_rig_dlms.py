@@ -315,3 +315,24 @@ def test_load_profile_range_and_entries(rig):
         assert a == sorted(a) and a[-1] - a[0] >= 2000  # 2.3 kW for an hour: ~2300 Wh
         full = utils.parse_as_dlms_data(cl.get(PG))
         assert len(full) == n and full[-1][2] == a[-1]
+
+
+def test_prepayment_account_objects_follow_the_account():
+    """With prepayment configured, dlms-cosem (public) reads the account (IC 111) and the token
+    credit (IC 112): the values the rig's credit service reports, following a top-up."""
+    cfg = {"dlms": {"tcp_port": free_port()},
+           "prepayment": {"unit": "energy", "payment_mode": 2, "debt": 300, "debt_percent": 50}}
+    r = Rig(start="2026-01-05T12:00:00Z", config=cfg)
+    r.start()
+    try:
+        acc = cosem.CosemAttribute(111, cosem.Obis(0, 0, 19, 0, 0), 5)
+        tok = cosem.CosemAttribute(112, cosem.Obis(0, 0, 19, 10, 0), 2)
+        debt = cosem.CosemAttribute(113, cosem.Obis(0, 0, 19, 20, 2), 12)
+        r.command("topup", 5000)
+        with public(r).session() as cl:
+            a, t, d = (utils.parse_as_dlms_data(cl.get(x)) for x in (acc, tok, debt))
+        c = r.query("credit")
+        assert d == 0 and t == a  # 50 % of the top-up cleared the 300 debt; no emergency credit
+        assert 4700 - 50 <= a <= 4700 and abs(r.register("0-0:19.0.0")[0] - a) <= 50, (a, c)
+    finally:
+        r.close()

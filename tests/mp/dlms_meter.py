@@ -57,8 +57,9 @@ class Relay:
 
 
 class Meter:
-    def __init__(self, cal_dir=None):
-        """cal_dir: a config dir for a real TariffService (firmware/config/tariff.json active)."""
+    def __init__(self, cal_dir=None, prepay=None):
+        """cal_dir: a config dir for a real TariffService (firmware/config/tariff.json active);
+        prepay: a prepayment account config for a real CreditService."""
         self.bc = BoardClock(T0)
         self.events = EventLog(16)
         self.clock = MeterClock(self.bc, self.events, {"tz_offset_min": 60})
@@ -79,11 +80,17 @@ class Meter:
         self.supply = SupplyControl(self.relay, Pin(), self.regs, self.events, self.clock, self.bc,
                                     {"control_mode": 1})
         self.supply.boot(T0)
+        self.credit = None
+        if prepay is not None:
+            from meter.cores.prepay.account import Account
+            from meter.services.credit import CreditService
+            self.credit = CreditService(Account(prepay), None, None, self.regs, self.events, self.clock)
+            self.credit.start(T0)
         keys = Keys(b"OMT\x00\x00\x00\x00\x01", ek=bytes(16), ak=bytes(16), kek=bytes(16),
                     lls={1: b"12345678"})
         self.reg = CM.build(self.regs, self.clock, self.supply, keys,
                             {"ldn": b"OMT0000000000001", "serial": "123", "equipment_id": "E1"},
-                            events=self.events, calendar=self.svc)
+                            events=self.events, calendar=self.svc, credit=self.credit)
         clients = [Client(16), Client(1, mechs=(A.MECH_LLS, A.MECH_GMAC),
                                       contexts=(A.CTX_LN, A.CTX_LN_CIPHERED))]
         self.app = Application(self.reg, clients, keys, SecState(), Lockout(), lambda n: bytes(n))

@@ -18,7 +18,7 @@ from dlms_cosem.clients.dlms_client import DlmsClient
 from dlms_cosem.protocol.xdlms import SetResponseNormal
 
 from conftest import ROOT
-from host_tools.rig import Rig
+from host_tools.rig import Rig, UNIX_2020
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "dlms"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
@@ -130,11 +130,11 @@ def test_cli_read_get_set_action(rig):
     assert until(lambda: rig.relay()["closed"] is True)
 
 
-def gx(rig, sap, **kw):
+def gx(rig, sap, ic=20000, **kw):
     from peer import Gx, SockIO, gurux_client
     c = gurux_client("wrapper", sap, **kw)
     if kw:  # the server's last accepted IC is shared by every client of these keys (the
-        c.settings.cipher.invocationCounter = 20000  # dlms-cosem sessions above went to 9100)
+        c.settings.cipher.invocationCounter = ic  # dlms-cosem sessions above went to 9100)
     g = Gx(SockIO(rig.dlms_port), c)
     g.connect()
     return g
@@ -173,6 +173,66 @@ def test_gurux_public_and_management_gmac(rig):
         assert until(lambda: rig.relay()["closed"] is False)
         g.method(dc, 2, 0, 15)
         assert until(lambda: rig.relay()["closed"] is True)
+    finally:
+        g.close()
+
+
+def test_gurux_gmac_writes_a_passive_calendar_that_activates(rig):
+    """gurux-dlms (HLS-GMAC) writes the passive activity calendar (IC 20) and its activation time;
+    the meter schedules it through the tariff service (as the optical C.90.3 commit does) and,
+    once the rig passes the activation time, rates by it. Day id 0 exists because the active NL
+    calendar's special days name day id 0 (they are carried into the passive calendar)."""
+    from gurux_dlms import GXDateTime, GXTime
+    from gurux_dlms.objects import (GXDLMSActivityCalendar, GXDLMSSeasonProfile, GXDLMSWeekProfile,
+                                    GXDLMSDayProfile, GXDLMSDayProfileAction)
+    from gurux_dlms.enums import Authentication, Security
+    cal = GXDLMSActivityCalendar("0.0.13.0.0.255")
+    sp = GXDLMSSeasonProfile()
+    sp.name, sp.weekName = b"all", b"w"
+    sp.start = GXDateTime(datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+    wp = GXDLMSWeekProfile()
+    wp.name = b"w"
+    wp.monday = wp.tuesday = wp.wednesday = wp.thursday = wp.friday = wp.saturday = wp.sunday = 1
+    days = []
+    for i, rate in ((0, 3), (1, 4)):
+        dp = GXDLMSDayProfile()
+        dp.dayId = i
+        a = GXDLMSDayProfileAction()
+        a.startTime = GXTime(datetime.datetime(2026, 1, 1, 0, 0, 0))
+        a.scriptLogicalName = "0.0.10.0.100.255"
+        a.scriptSelector = rate
+        dp.daySchedules = [a]
+        days.append(dp)
+    cal.calendarNamePassive = "gx passive"
+    cal.seasonProfilePassive, cal.weekProfileTablePassive, cal.dayProfileTablePassive = [sp], [wp], days
+    t_act = (rig.now_unix() // 60 + 60) * 60  # an hour ahead, on a minute
+    cal.time = GXDateTime(datetime.datetime.fromtimestamp(t_act, datetime.timezone.utc))
+    assert rig.query("rate") in (1, 2)
+    g = gx(rig, 1, ic=25000, auth=Authentication.HIGH_GMAC, security=Security.AUTHENTICATION_ENCRYPTION,
+           ek=EK, ak=AK, title=CLIENT_TITLE)
+    try:
+        for attr in (6, 7, 8, 9, 10):
+            g.write(cal, attr)
+        back = GXDLMSActivityCalendar("0.0.13.0.0.255")
+        g.read(back, 9)
+        assert [(d.dayId, int(d.daySchedules[0].scriptSelector)) for d in back.dayProfileTablePassive] == \
+            [(0, 3), (1, 4)]
+    finally:
+        g.close()
+    info = rig.query("tariff")
+    assert info["passive"] is not None and abs(info["activation"] + UNIX_2020 - t_act) <= 1
+    rig.set_load(1, 230.0, 10.0, 1.0)  # energy flows: the rate engine evaluates every tick
+    e3, e4 = (rig.register("1-0:1.8.%d" % k)[0] for k in (3, 4))
+    rig.advance(2 * 3600)
+    info = rig.query("tariff")
+    assert info["name"] == "gx passive" and info["passive"] is None
+    assert rig.query("rate") in (3, 4)  # 3 only on one of the NL calendar's special days
+    assert rig.register("1-0:1.8.3")[0] + rig.register("1-0:1.8.4")[0] > e3 + e4  # rated 3/4 now
+    g = gx(rig, 16)
+    try:
+        back = GXDLMSActivityCalendar("0.0.13.0.0.255")
+        g.read(back, 2)
+        assert back.calendarNameActive == "gx passive"
     finally:
         g.close()
 
@@ -255,3 +315,24 @@ def test_load_profile_range_and_entries(rig):
         assert a == sorted(a) and a[-1] - a[0] >= 2000  # 2.3 kW for an hour: ~2300 Wh
         full = utils.parse_as_dlms_data(cl.get(PG))
         assert len(full) == n and full[-1][2] == a[-1]
+
+
+def test_prepayment_account_objects_follow_the_account():
+    """With prepayment configured, dlms-cosem (public) reads the account (IC 111) and the token
+    credit (IC 112): the values the rig's credit service reports, following a top-up."""
+    cfg = {"dlms": {"tcp_port": free_port()},
+           "prepayment": {"unit": "energy", "payment_mode": 2, "debt": 300, "debt_percent": 50}}
+    r = Rig(start="2026-01-05T12:00:00Z", config=cfg)
+    r.start()
+    try:
+        acc = cosem.CosemAttribute(111, cosem.Obis(0, 0, 19, 0, 0), 5)
+        tok = cosem.CosemAttribute(112, cosem.Obis(0, 0, 19, 10, 0), 2)
+        debt = cosem.CosemAttribute(113, cosem.Obis(0, 0, 19, 20, 2), 12)
+        r.command("topup", 5000)
+        with public(r).session() as cl:
+            a, t, d = (utils.parse_as_dlms_data(cl.get(x)) for x in (acc, tok, debt))
+        c = r.query("credit")
+        assert d == 0 and t == a  # 50 % of the top-up cleared the 300 debt; no emergency credit
+        assert 4700 - 50 <= a <= 4700 and abs(r.register("0-0:19.0.0")[0] - a) <= 50, (a, c)
+    finally:
+        r.close()

@@ -238,7 +238,7 @@ class App:
         reg = cosem_model.build(self.registers, self.clock, self.supply, keys,
                                 {"ldn": ldn, "serial": ident.get("serial", ""),
                                  "equipment_id": ident.get("equipment_id", "")}, profile=self.profile,
-                                events=self.events)
+                                events=self.events, calendar=self.tariff_cfg, credit=self.credit)
         mechs = (A.MECH_LLS, A.MECH_GMAC) if keys.ek and keys.ak else (A.MECH_LLS,)
         clients = [Client(cosem_model.PUBLIC),
                    Client(cosem_model.MGMT, mechs=mechs, contexts=(A.CTX_LN, A.CTX_LN_CIPHERED))]

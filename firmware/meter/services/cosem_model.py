@@ -26,6 +26,10 @@
 #   0-0:99.98.0.255 Event log (7) on the meter's event ring (common/events.py, oldest first): clock,
 #                   event code (0-0:96.11.0), a, b; read by entry (by range too, but the ring is in
 #                   arrival order: after a clock set back a range may miss entries)
+#   0-0:13.0.0.255  Activity calendar (20) and 0-0:11.0.0.255 special days table (11) on the tariff
+#                   calendar and TariffService (services/cosem_calendar.py): passive written by MGMT
+#   0-0:19.x        Account (111), credits (112), charges (113) on the prepayment account, read-only,
+#                   only with prepayment configured (services/cosem_credit.py)
 #   0-0:41.0.0.255  SAP assignment (17)
 #   0-0:43.0.0.255  Security setup (64) with global_key_transfer (keys from board.keys only)
 from meter.cores.dlms import axdr
@@ -231,9 +235,11 @@ def add_profile(reg, lp, clock):
                             lp.period, R_PUB))
 
 
-def build(registers, clock, supply, keys, identity, client_title=b"", profile=None, events=None):
+def build(registers, clock, supply, keys, identity, client_title=b"", profile=None, events=None,
+          calendar=None, credit=None):
     """identity: {'ldn': bytes (16), 'serial': str, 'equipment_id': str}; profile: the
-    LoadProfile service (or None); events: the EventLog (or None)."""
+    LoadProfile service (or None); events: the EventLog (or None); calendar: the TariffService
+    (or None); credit: the CreditService (or None: no prepayment)."""
     reg = O.Registry()
     add_clock(reg, clock)
     ldn = identity.get("ldn") or b""
@@ -244,11 +250,17 @@ def build(registers, clock, supply, keys, identity, client_title=b"", profile=No
     if supply is not None:
         add_supply(reg, supply)
         add_limiter(reg, supply)
+    if credit is not None:  # before the registers: the account objects own the 0-0:19.x names
+        from meter.services.cosem_credit import add_credit_objects
+        add_credit_objects(reg, credit, R_PUB)
     add_registers(reg, registers)
     if profile is not None:
         add_profile(reg, profile, clock)
     if events is not None:
         add_event_log(reg, events, clock)
+    if calendar is not None:
+        from meter.services.cosem_calendar import add_calendar
+        add_calendar(reg, calendar, clock, R_MGMT_RW, R_PUB)
     reg.add(O.sap_assignment(O.obis(0, 0, 41, 0, 0), [(1, ldn)], R_PUB))
     reg.add(security_setup(O.obis(0, 0, 43, 0, 0), keys, 0, {MGMT: O.READ}, M_MGMT, client_title))
     return reg

@@ -515,11 +515,16 @@ class TariffService:
             t_act = self.clock.tz.next_month_start(now)
         else:
             t_act = self._parse_when(when)
+        self.check_activation(t_act, now)
+        self._commit_passive(t_act, now, crc_text)
+
+    def check_activation(self, t_act, now):
+        """The rules for a passive calendar's activation time (optical C.90.3 and DLMS IC 20):
+        ValueError(reason) unless the clock is valid and t_act is in the future."""
         if not self.clock.valid:
             self._error("CLOCK: invalid; set the clock first")
         if t_act <= now:
             self._error("PAST: activation must be after now")
-        self._commit_passive(t_act, now, crc_text)
 
     def _parse_when(self, s):
         if len(s) != 12 or not s.isdigit():

@@ -37,7 +37,8 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   demand); ``mpy=True`` runs it from mpy-cross .mpy files instead (bytecode on the heap).
 
 Public API (a contract; scripts and tests use it): Rig(p1_port, start, time_rate, interp,
-storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen), start,
+storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen, state_dir),
+start,
 close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
 set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, optical_port, wire,
 config_dir, storage_path, query, command, registers, register, truth, truth_energy, truth_counts,
@@ -295,7 +296,7 @@ class Rig:
 
     def __init__(self, p1_port=0, start="2026-01-05T00:00:00Z", time_rate=1, interp="unix",
                  storage=None, config=None, rtc_backup=True, heap=None, boot_timeout=20.0,
-                 p1_request=True, optical_echo=False, mpy=False, frozen=False):
+                 p1_request=True, optical_echo=False, mpy=False, frozen=False, state_dir=None):
         self.interp = interp
         # mpy=True: run the firmware precompiled with mpy-cross (as a board does), compiled into
         # this rig's temp dir at start(); needed for small heaps (compiling from source needs heap)
@@ -314,7 +315,13 @@ class Rig:
         self.heap = heap
         self.boot_timeout = boot_timeout
         self._tmp = tempfile.mkdtemp(prefix="meter-rig-")
-        self.storage_path = storage or os.path.join(self._tmp, "flash.bin")
+        # state_dir: storage image and meter log kept there across rigs (`make sim`'s .sim/);
+        # default None: both in the temp dir, removed at close()
+        self.state_dir = state_dir
+        if state_dir:
+            os.makedirs(state_dir, exist_ok=True)
+        self.storage_path = storage or os.path.join(state_dir or self._tmp, "flash.bin")
+        self.log_path = os.path.join(state_dir or self._tmp, "meter.log")
         self.proc = None
         self._lock = threading.Lock()
         self._seq = 0
@@ -435,7 +442,7 @@ class Rig:
         cwd = ROOT
         if getattr(self, "boot_hook", None) is not None:  # rig_update.FlashBoot: the simulated flash
             cmd, env, cwd = self.boot_hook(cmd, env)
-        self._out = open(os.path.join(self._tmp, "meter.log"), "ab")
+        self._out = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=cwd)
         self._link_srv.settimeout(self.boot_timeout)
@@ -960,7 +967,7 @@ class Rig:
 
     def meter_log(self):
         try:
-            with open(os.path.join(self._tmp, "meter.log"), "rb") as f:
+            with open(self.log_path, "rb") as f:
                 return f.read().decode(errors="replace")[-8000:]
         except OSError:
             return ""

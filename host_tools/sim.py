@@ -6,6 +6,7 @@ Prints its endpoints, one per line (a contract; scripts parse them):
     optical: <pty path>
     dlms: tcp://127.0.0.1:<port>
     credentials: <file> (lab optical passwords; METER_SIM_CONFIG=<file> overrides)
+    state: <dir> (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)
 
 then a status line every few seconds:
 
@@ -13,7 +14,9 @@ then a status line every few seconds:
 
 Options (environment): P1_PORT (default 8088), DLMS_PORT (default 4059; the meter's own DLMS/COSEM
 TCP wrapper server), SIM_RATE (virtual seconds per real second,
-default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP (unix|unix32).
+default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP (unix|unix32),
+SIM_STATE_DIR (default .sim/ in the repo: the storage image flash.bin and the firmware log meter.log),
+SIM_FRESH=1 (delete that state first: registers start from zero).
 Stop with Ctrl-C.
 """
 import datetime
@@ -28,6 +31,20 @@ from host_tools.rig import Rig, UNIX_2020
 
 
 LAB_CREDENTIALS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim_lab_credentials.json")
+STATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".sim")
+STATE_FILES = ("flash.bin", "meter.log")  # the Rig's state_dir contents
+
+
+def _state_dir():
+    """The persistent state dir (issue 16, defect 4); SIM_FRESH=1 removes its state first."""
+    d = os.environ.get("SIM_STATE_DIR") or STATE_DIR
+    if os.environ.get("SIM_FRESH") == "1":
+        for name in STATE_FILES:
+            try:
+                os.remove(os.path.join(d, name))
+            except FileNotFoundError:
+                pass
+    return d
 
 
 def _local_hour(meter_s):
@@ -56,8 +73,9 @@ def main():
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     try:
+        state = _state_dir()
         rig = Rig(p1_port=port, start=start, time_rate=rate, interp=interp,
-                  config=config)
+                  config=config, state_dir=state)
         rig.start()
     except OSError as e:
         print("sim: cannot start: %s (is P1_PORT=%d free?)" % (e, port), file=sys.stderr)
@@ -67,6 +85,7 @@ def main():
         print("optical: %s" % rig.optical_port)
         print("dlms: %s" % rig.dlms_url)
         print("credentials: %s (lab optical passwords; METER_SIM_CONFIG=<file> overrides)" % creds)
+        print("state: %s (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)" % state)
         sys.stdout.flush()
         last_slot = None
         next_status = time.monotonic()

@@ -37,9 +37,8 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   demand); ``mpy=True`` runs it from mpy-cross .mpy files instead (bytecode on the heap).
 
 Public API (a contract; scripts and tests use it): Rig(p1_port, start, time_rate, interp,
-storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen, state_dir),
-start,
-close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
+storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen, state_dir,
+p1_pace), start, close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
 set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, optical_port, wire,
 config_dir, storage_path, query, command, registers, register, truth, truth_energy, truth_counts,
 counts_at, counts_per_wh, energy_mwms, load_raw, schedule, meter_log, display, wait_display,
@@ -296,7 +295,8 @@ class Rig:
 
     def __init__(self, p1_port=0, start="2026-01-05T00:00:00Z", time_rate=1, interp="unix",
                  storage=None, config=None, rtc_backup=True, heap=None, boot_timeout=20.0,
-                 p1_request=True, optical_echo=False, mpy=False, frozen=False, state_dir=None):
+                 p1_request=True, optical_echo=False, mpy=False, frozen=False, state_dir=None,
+                 p1_pace="virtual"):
         self.interp = interp
         # mpy=True: run the firmware precompiled with mpy-cross (as a board does), compiled into
         # this rig's temp dir at start(); needed for small heaps (compiling from source needs heap)
@@ -318,6 +318,11 @@ class Rig:
         # state_dir: storage image and meter log kept there across rigs (`make sim`'s .sim/);
         # default None: both in the temp dir, removed at close()
         self.state_dir = state_dir
+        # p1_pace: "virtual" one P1 telegram per virtual second (the tests' cadence: exact
+        # telegrams per advance()), "real" one per real second whatever time_rate (`make sim`)
+        if p1_pace not in ("virtual", "real"):
+            raise ValueError("p1_pace must be 'virtual' or 'real'")
+        self.p1_pace = p1_pace
         if state_dir:
             os.makedirs(state_dir, exist_ok=True)
         self.storage_path = storage or os.path.join(state_dir or self._tmp, "flash.bin")
@@ -412,6 +417,7 @@ class Rig:
         env["METER_SIM_STORAGE"] = self.storage_path
         env["METER_SIM_EPOCH"] = str(self._epoch)
         env["METER_SIM_RATE"] = str(self.time_rate)
+        env["METER_SIM_P1_PACE"] = self.p1_pace
         env["METER_SIM_RTC"] = "1" if self.rtc_backup else "0"
         env["METER_SIM_RELAY"] = "1" if self.relay_closed else "0"
         env["METER_SIM_RELAY_FAULT"] = self.relay_fault_kind

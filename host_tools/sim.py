@@ -16,7 +16,8 @@ Options (environment): P1_PORT (default 8088), DLMS_PORT (default 4059; the mete
 TCP wrapper server), SIM_RATE (virtual seconds per real second,
 default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP (unix|unix32),
 SIM_STATE_DIR (default .sim/ in the repo: the storage image flash.bin and the firmware log meter.log),
-SIM_FRESH=1 (delete that state first: registers start from zero).
+SIM_FRESH=1 (delete that state first: registers start from zero), SIM_P1_PACE (real: one P1
+telegram per real second whatever SIM_RATE, DSMR 5; virtual: one per virtual second).
 Stop with Ctrl-C.
 """
 import datetime
@@ -75,7 +76,7 @@ def main():
     try:
         state = _state_dir()
         rig = Rig(p1_port=port, start=start, time_rate=rate, interp=interp,
-                  config=config, state_dir=state)
+                  config=config, state_dir=state, p1_pace=os.environ.get("SIM_P1_PACE", "real"))
         rig.start()
     except OSError as e:
         print("sim: cannot start: %s (is P1_PORT=%d free?)" % (e, port), file=sys.stderr)

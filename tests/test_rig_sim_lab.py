@@ -41,3 +41,43 @@ def test_sim_state_survives_restart_and_fresh_start_clears_it(tmp_path):
     assert energy(s2[0]) >= e1  # registers continue where the last run stopped
     _, s3 = run_sim(1, SIM_RATE="3600", SIM_STATE_DIR=state, SIM_FRESH="1")
     assert energy(s3[0]) < energy(s2[0]) - 0.05  # fresh: back from zero
+
+
+def p1_telegrams_for(rig, seconds):
+    """Every telegram the P1 endpoint sends over `seconds` real seconds, parsed by dsmr-parser
+    (checksums checked)."""
+    import socket
+    import time
+    from dsmr_parser import telegram_specifications
+    from dsmr_parser.clients.telegram_buffer import TelegramBuffer
+    from dsmr_parser.parsers import TelegramParser
+    buf = TelegramBuffer()
+    parser = TelegramParser(telegram_specifications.V5, apply_checksum_validation=True)
+    out = []
+    with socket.create_connection(("127.0.0.1", rig.p1_port), timeout=5) as s:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            s.settimeout(max(0.01, end - time.monotonic()))
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                break
+            for line in data.decode("ascii").splitlines(keepends=True):
+                buf.append(line)
+            out += [parser.parse(t) for t in buf.get_all()]
+    return out
+
+
+def test_p1_paced_in_real_time_at_3600x():
+    """Issue 16, defect 2: at 3600x a P1 port still sends once per real second (DSMR 5), each
+    telegram with the meter's time at its moment (about an hour apart)."""
+    from host_tools.rig import Rig
+    with Rig(time_rate=3600, p1_pace="real") as rig:
+        rig.set_load(1, 230.0, 5.0, 1.0)
+        tgs = p1_telegrams_for(rig, 3.0)
+    assert 2 <= len(tgs) <= 4, len(tgs)
+    stamps = [t.P1_MESSAGE_TIMESTAMP.value for t in tgs]
+    for a, b in zip(stamps, stamps[1:]):
+        assert 1800 <= (b - a).total_seconds() <= 7200, stamps
+    e = [t.ELECTRICITY_USED_TARIFF_1.value + t.ELECTRICITY_USED_TARIFF_2.value for t in tgs]
+    assert e[-1] - e[0] >= 1  # 1.15 kW over about (n-1) virtual hours: the state at each moment

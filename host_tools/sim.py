@@ -10,7 +10,11 @@ Prints its endpoints, one per line (a contract; scripts parse them):
 
 then a status line every few seconds:
 
-    status: <local time> P=<kW> L1=<kW> L2=<kW> L3=<kW> import=<kWh> export=<kWh> rate=<n>
+    status: <meter's local date time zone> P=<n>kW L1=<n>kW L2=<n>kW L3=<n>kW import=<n>kWh export=<n>kWh tariff=<n>
+
+(P and L1-L3 net active power, + import / - export; import/export the total energy registers
+1.8.0/2.8.0; tariff the active tariff rate register 0-0:96.14.0; time in Europe/Amsterdam, the
+load profile's zone). The first status line waits for the meter's first tick with the loads on.
 
 Options (environment): P1_PORT (default 8088), DLMS_PORT (default 4059; the meter's own DLMS/COSEM
 TCP wrapper server), SIM_RATE (virtual seconds per real second,
@@ -54,9 +58,26 @@ def _local_hour(meter_s):
     try:
         from zoneinfo import ZoneInfo
         dt = dt.astimezone(ZoneInfo("Europe/Amsterdam"))
-    except Exception:
-        dt = dt + datetime.timedelta(hours=1)
+    except (ImportError, KeyError):  # no tz database (ZoneInfoNotFoundError is a KeyError): CET
+        dt = dt.astimezone(datetime.timezone(datetime.timedelta(hours=1), "CET"))
     return dt.hour + dt.minute / 60.0, dt
+
+
+def _status_line(rig, dt, force=False):
+    """The status line (a contract, see the module docstring); None while the meter has not yet
+    ticked with the loads on (all power registers zero), unless force."""
+    regs = rig.registers()
+
+    def val(code):
+        v = regs.get(code)
+        return v[0] * 10.0 ** v[1] if v else 0.0
+
+    net = [val("1-0:%d.7.0" % a) - val("1-0:%d.7.0" % b) for a, b in ((1, 2), (21, 22), (41, 42), (61, 62))]
+    if not force and not any(net):
+        return None
+    return "status: %s P=%.3fkW L1=%.3fkW L2=%.3fkW L3=%.3fkW import=%.3fkWh export=%.3fkWh tariff=%s" % (
+        (dt.strftime("%Y-%m-%d %H:%M:%S %Z"),) + tuple(net) + (val("1-0:1.8.0"), val("1-0:2.8.0"),
+                                                              rig.query("rate") or 0))
 
 
 def main():
@@ -90,6 +111,7 @@ def main():
         sys.stdout.flush()
         last_slot = None
         next_status = time.monotonic()
+        first_by = next_status + 10  # hold the first status until a tick with load, at most 10 s
         while not stop:
             now = rig.now()
             hour, dt = _local_hour(now)
@@ -99,19 +121,13 @@ def main():
                 for ph, (v, a, pf) in enumerate(household(hour, dt.toordinal()), 1):
                     rig.set_load(ph, v, a, pf)
             if time.monotonic() >= next_status:
-                next_status += period
-                regs = rig.registers()
-
-                def val(code, default=0):
-                    v = regs.get(code)
-                    return v[0] * 10.0 ** v[1] if v else default
-
-                rate_now = rig.query("rate") or 0
-                print("status: %s P=%.3f L1=%.3f L2=%.3f L3=%.3f import=%.3f export=%.3f rate=%s" % (
-                    dt.strftime("%Y-%m-%d %H:%M:%S"), val("1-0:1.7.0") - val("1-0:2.7.0"),
-                    val("1-0:21.7.0") - val("1-0:22.7.0"), val("1-0:41.7.0") - val("1-0:42.7.0"),
-                    val("1-0:61.7.0") - val("1-0:62.7.0"), val("1-0:1.8.0"), val("1-0:2.8.0"), rate_now))
-                sys.stdout.flush()
+                line = _status_line(rig, dt)
+                if line is not None or time.monotonic() > first_by:
+                    # the period counts from the first line (however long it was held back)
+                    next_status = (next_status if first_by == 0 else time.monotonic()) + period
+                    first_by = 0  # printed once: never held back again
+                    print(line or _status_line(rig, dt, force=True))
+                    sys.stdout.flush()
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass

@@ -110,4 +110,11 @@ def test_sim_prints_endpoints_and_status(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("0.9.1("), (r.stdout, r.stderr)
     assert lines[4] == "state: %s (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)" % (
         tmp_path / "state")
-    assert lines[5].startswith("status: ") and " import=" in lines[5] and " rate=" in lines[5]
+    # the status line: units, time zone, tariff=, and no zeros line before the loads start
+    import re
+    m = re.fullmatch(r"status: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST) P=(-?\d+\.\d{3})kW L1=(-?\d+\.\d{3})kW "
+                     r"L2=(-?\d+\.\d{3})kW L3=(-?\d+\.\d{3})kW import=\d+\.\d{3}kWh export=\d+\.\d{3}kWh "
+                     r"tariff=[12]", lines[5])
+    assert m, lines[5]
+    p_kw, phases = float(m.group(2)), [float(m.group(i)) for i in (3, 4, 5)]
+    assert any(phases) and abs(p_kw - sum(phases)) < 0.003, lines[5]

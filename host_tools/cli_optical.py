@@ -17,6 +17,7 @@ import binascii
 import datetime
 import getpass
 import os
+import re
 import sys
 
 if __package__ in (None, ""):  # run as a script
@@ -111,13 +112,26 @@ def cmd_clock(args):
     return 0
 
 
+def _locked_hint(reason):
+    """What (ERROR:LOCKED) means and for how long: the remaining seconds when the meter's answer
+    carries them (LOCKED <n> / LOCKED:<n>), else the default policy (ports/optical.py)."""
+    m = re.match(r"LOCKED\W*(\d+)?", reason or "")
+    if not m:
+        return ""
+    if m.group(1):
+        return " (programming access locked for another %s s after repeated wrong passwords)" % m.group(1)
+    return (" (programming access is locked after repeated wrong passwords; the meter does not say "
+            "for how long: by default 60 s after 3 wrong tries, doubling with each further lockout "
+            "up to 24 h; every try while locked is refused and does not extend it)")
+
+
 def _safe(fn):
     """Exit code 1 with a one-line message on a protocol error, 2 on a port or value error."""
     def run(args):
         try:
             return fn(args)
         except IecError as e:
-            print("error: %s" % e, file=sys.stderr)
+            print("error: %s%s" % (e, _locked_hint(e.reason)), file=sys.stderr)
             return 1
         except (OSError, ValueError) as e:
             print("error: %s" % e, file=sys.stderr)

@@ -53,6 +53,7 @@ import selectors
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import termios
 import threading
@@ -114,6 +115,11 @@ FROZEN32 = os.path.join(ROOT, "build", "unix32-frozen", "micropython")
 _frozen_checked = []  # built (or found up to date) once in this process
 
 
+def announce(msg):
+    """A build step's progress line on stderr (stdout carries `make sim`'s contract lines)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
 def build_frozen_interp():
     """The 32-bit interpreter with the firmware (firmware/meter, boards/unix_sim) frozen in, as a
     product image has it (bytecode in ROM, not on the heap). Built on demand with the same flags as
@@ -132,6 +138,9 @@ def build_frozen_interp():
     sim_dir = os.path.join(ROOT, "boards", "unix_sim")
     for name in sorted(n for n in os.listdir(sim_dir) if n.endswith(".py")):
         text += 'module(%r, base_path=%r)\n' % (name, sim_dir)
+    announce("build: frozen 32-bit interpreter %s (incremental; a minute or more after a firmware "
+             "change)" % os.path.relpath(FROZEN32, ROOT))
+    t0 = time.monotonic()
     with open(os.path.join(obj, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = None
@@ -152,6 +161,7 @@ def build_frozen_interp():
         if not os.path.exists(FROZEN32) or os.path.getmtime(built) != os.path.getmtime(FROZEN32):
             shutil.copy2(built, FROZEN32 + ".tmp")
             os.replace(FROZEN32 + ".tmp", FROZEN32)
+    announce("build: frozen 32-bit interpreter ready (%.0f s)" % (time.monotonic() - t0))
     _frozen_checked.append(True)
     return FROZEN32
 
@@ -451,11 +461,17 @@ class Rig:
         self._out = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=cwd)
-        self._link_srv.settimeout(self.boot_timeout)
-        try:
-            conn, _ = self._link_srv.accept()
-        except socket.timeout:
-            raise RigError("firmware did not connect to the rig:\n" + self.meter_log())
+        # wait in short slices: a firmware process that died is reported at once, not at the timeout
+        self._link_srv.settimeout(0.2)
+        deadline = time.monotonic() + self.boot_timeout
+        while True:
+            try:
+                conn, _ = self._link_srv.accept()
+                break
+            except socket.timeout:
+                self._check_alive("before connecting to the rig")
+                if time.monotonic() >= deadline:
+                    raise RigError("firmware did not connect to the rig:\n" + self.meter_log())
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
@@ -463,8 +479,11 @@ class Rig:
             self._link_buf = b""
         self._hello = threading.Event()
         self._sel.register(conn, selectors.EVENT_READ, "link")
-        if not self._hello.wait(self.boot_timeout):
-            raise RigError("firmware did not say hello:\n" + self.meter_log())
+        deadline = time.monotonic() + self.boot_timeout
+        while not self._hello.wait(0.2):
+            self._check_alive("before saying hello")
+            if time.monotonic() >= deadline:
+                raise RigError("firmware did not say hello:\n" + self.meter_log())
         self.powered = True
         self.segments = []
         self.relay_log = []
@@ -483,6 +502,7 @@ class Rig:
             r = self.query("status")
             if r and r.get("ready"):
                 return r
+            self._check_alive("before it was ready")
             time.sleep(0.05)
         raise RigError("firmware not ready:\n" + self.meter_log())
 
@@ -493,6 +513,7 @@ class Rig:
         if not os.path.exists(cross):
             raise RigError("mpy-cross not built: run `make setup`")
         out = os.path.join(self._tmp, "mpy")
+        announce("build: mpy-cross firmware -> %s" % out)
         for sub in ("firmware", os.path.join("boards", "unix_sim")):
             src_root = os.path.join(ROOT, sub)
             for dirpath, dirnames, files in os.walk(src_root):
@@ -971,6 +992,12 @@ class Rig:
                     self._loads[ph] = (mv, ma, pm, q)
         return self._vms
 
+    def _check_alive(self, when):
+        """RigError at once if the firmware process has exited, with the tail of the meter log."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RigError("the firmware process exited (code %s) %s; meter log (%s), last lines:\n%s" % (
+                self.proc.returncode, when, self.log_path, self.meter_log()))
+
     def meter_log(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -1010,9 +1037,13 @@ class Rig:
             w = {"event": threading.Event(), "reply": None}
             self._waiters[seq] = w
         self._send(" ".join((cmd, seq) + args) + "\n")
-        if not w["event"].wait(timeout):
+        deadline = time.monotonic() + timeout
+        while not w["event"].wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() < deadline and (self.proc is None or self.proc.poll() is None):
+                continue
             with self._lock:
                 self._waiters.pop(seq, None)
+            self._check_alive("during %s" % cmd)
             alive = self.proc is not None and self.proc.poll() is None
             raise RigError("no answer to %s within %.0f s (firmware process %s):\n%s" % (
                 cmd, timeout, "running" if alive else "gone", self.meter_log()))

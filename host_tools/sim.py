@@ -32,7 +32,7 @@ import sys
 import time
 
 from host_tools.loadprofile import household
-from host_tools.rig import Rig, UNIX_2020
+from host_tools.rig import Rig, RigError, UNIX_2020
 
 
 LAB_CREDENTIALS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim_lab_credentials.json")
@@ -102,6 +102,10 @@ def main():
     except OSError as e:
         print("sim: cannot start: %s (is P1_PORT=%d free?)" % (e, port), file=sys.stderr)
         return 2
+    except RigError as e:  # the firmware died or hung at boot: its log tail is in the message
+        print("sim: the meter did not start: %s" % e, file=sys.stderr)
+        rig.close()
+        return 1
     try:
         print("p1: %s" % rig.p1_url)
         print("optical: %s" % rig.optical_port)
@@ -131,6 +135,9 @@ def main():
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
+    except RigError as e:  # the firmware process died: say so at once, with its log tail
+        print("sim: the meter stopped: %s" % e, file=sys.stderr)
+        return 1
     finally:
         rig.close()
     return 0

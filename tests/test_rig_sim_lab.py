@@ -81,3 +81,45 @@ def test_p1_paced_in_real_time_at_3600x():
         assert 1800 <= (b - a).total_seconds() <= 7200, stamps
     e = [t.ELECTRICITY_USED_TARIFF_1.value + t.ELECTRICITY_USED_TARIFF_2.value for t in tgs]
     assert e[-1] - e[0] >= 1  # 1.15 kW over about (n-1) virtual hours: the state at each moment
+
+
+def test_dead_firmware_reported_at_once_with_its_log():
+    """Issue 16, defect 5: a firmware process that dies is reported at once (not after the 30 s
+    command timeout or the 20 s boot timeout), with the tail of the meter log."""
+    import time
+    import pytest
+    from host_tools.rig import Rig, RigError
+    with Rig(time_rate=0) as rig:
+        rig.proc.kill()
+        t0 = time.monotonic()
+        with pytest.raises(RigError) as e:
+            rig.registers()
+        assert time.monotonic() - t0 < 3
+        assert "exited" in str(e.value) or "went away" in str(e.value)
+    rig = Rig(time_rate=0, heap="4K")  # too small to even import the firmware: dies at boot
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(RigError) as e:
+            rig.start()
+    finally:
+        rig.close()
+    assert time.monotonic() - t0 < 5
+    assert "exited" in str(e.value) and "MemoryError" in str(e.value), str(e.value)
+
+
+def test_optical_cli_locked_says_for_how_long():
+    """Issue 16, defect 5: `LOCKED` from the CLI says what it means and for how long."""
+    import json
+    from host_tools.rig import Rig
+    with open(os.path.join(ROOT, "host_tools", "sim_lab_credentials.json")) as f:
+        config = json.load(f)
+    config["optical"] = {"max_fails": 1}
+    with Rig(time_rate=0, config=config) as rig:
+        runs = [subprocess.run([sys.executable, "-m", "host_tools", "optical", "get", rig.optical_port,
+                                "0.9.1", "--password", "wrong-pw"], capture_output=True, text=True,
+                               timeout=60, cwd=ROOT) for _ in range(2)]
+    assert runs[0].returncode == 1 and "PASSWORD" in runs[0].stderr, runs[0].stderr
+    assert "locked" not in runs[0].stderr
+    err = runs[1].stderr
+    assert runs[1].returncode == 1 and "LOCKED" in err, err
+    assert "60 s after 3 wrong tries" in err and "Traceback" not in err, err

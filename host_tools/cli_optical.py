@@ -1,6 +1,8 @@
 """`python -m host_tools optical ...`: read a meter through its optical port (IEC 62056-21).
 
-    optical read  PORT                       full data readout (mode C)
+    optical read  PORT [--json]              full data readout (mode C); --json: one JSON object
+                                             {"identification", "manufacturer", "baud_char",
+                                             "ident", "datasets": [{"address", "value", "unit"}]}
     optical get   PORT OBIS                  R1 in programming mode (needs the password)
     optical set   PORT OBIS VALUE            W1 in programming mode
     optical clock PORT [--set now|ISO]       read (or set) the meter clock (0-0:1.0.0)
@@ -16,6 +18,7 @@ import argparse
 import binascii
 import datetime
 import getpass
+import json
 import os
 import re
 import sys
@@ -59,6 +62,11 @@ def cmd_read(args):
     with _client(args) as c:
         r = c.readout()
     i = r.ident
+    if args.json:
+        print(json.dumps({"identification": "/%s%s%s" % (i.manufacturer, i.baud_char, i.ident),
+                          "manufacturer": i.manufacturer, "baud_char": i.baud_char, "ident": i.ident,
+                          "datasets": [{"address": a, "value": v, "unit": u} for a, v, u in r.datasets]}))
+        return 0
     print("/%s%s%s" % (i.manufacturer, i.baud_char, i.ident))
     for ln in r.lines:
         print(ln)
@@ -163,6 +171,7 @@ def register(subparsers):
     sub.required = True
     r = sub.add_parser("read", help="full data readout")
     _common(r, False)
+    r.add_argument("--json", action="store_true", help="one JSON object of the identification and datasets")
     r.set_defaults(func=_safe(cmd_read))
     g = sub.add_parser("get", help="read one object (R1)")
     _common(g, True)

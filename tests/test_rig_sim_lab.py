@@ -123,3 +123,25 @@ def test_optical_cli_locked_says_for_how_long():
     err = runs[1].stderr
     assert runs[1].returncode == 1 and "LOCKED" in err, err
     assert "60 s after 3 wrong tries" in err and "Traceback" not in err, err
+
+
+def test_optical_read_json_is_one_object_of_the_datasets():
+    """Issue 16: `optical read --json` for scripts: one JSON object, the datasets as the meter sent
+    them, checked against the meter's registers over the rig's link."""
+    import json
+    from host_tools.rig import Rig
+    with Rig(time_rate=0) as rig:
+        rig.set_load(1, 230.0, 10.0, 1.0)
+        rig.advance(3600)
+        regs = rig.registers()
+        r = subprocess.run([sys.executable, "-m", "host_tools", "optical", "read", rig.optical_port, "--json"],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip().splitlines()) == 1
+    obj = json.loads(r.stdout)
+    assert obj["identification"] == "/%s%s%s" % (obj["manufacturer"], obj["baud_char"], obj["ident"])
+    ds = dict((d["address"], d) for d in obj["datasets"])
+    mag, exp, unit = regs["1-0:1.8.0"]
+    assert mag == 2300 and ds["1-0:1.8.0"]["unit"] == unit
+    assert round(float(ds["1-0:1.8.0"]["value"]) * 10 ** -exp) == mag
+    assert ds["0-0:1.0.0"]["unit"] is None

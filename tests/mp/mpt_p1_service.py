@@ -375,20 +375,9 @@ def test_uart_errors_are_retried_not_fatal():
 def test_paced_one_telegram_per_real_second_at_3600x():
     # pace = a real-time ticks clock (the sim's line_clock): the meter clock runs 3600x, the
     # port still sends once per real second, each telegram with the meter second of its start
-    r = Registers()
-    r.define("1-0:1.8.1", "kWh", -3, 1000)
-    snap = P1Snapshot(r, EventLog())
-    calls = []
-
-    def snapshot_fn(t):
-        calls.append(t)
-        snap.t = t
-        return snap
-
-    u = FakeUart()
-    clk = FakeClock(T0)
+    svc, u, pin, clk, calls, b, snap = make()
     real = FakeClock(0)
-    svc = P1Port(u, FakePin(1), P1Builder("dsmr5"), snapshot_fn, clk, pace=real)
+    svc.pace = real  # as P1Port(..., pace=real)
     for _ in range(300):  # 3 real seconds, a poll every 10 ms (36 meter seconds each)
         svc.poll()
         clk.t += 36

@@ -20,8 +20,9 @@ Options (environment): P1_PORT (default 8088), DLMS_PORT (default 4059; the mete
 TCP wrapper server), SIM_RATE (virtual seconds per real second,
 default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP (unix|unix32),
 SIM_STATE_DIR (default .sim/ in the repo: the storage image flash.bin and the firmware log meter.log),
-SIM_FRESH=1 (delete that state first: registers start from zero), SIM_P1_PACE (real: one P1
-telegram per real second whatever SIM_RATE, DSMR 5; virtual: one per virtual second).
+SIM_FRESH=1 (delete that state first: registers start from zero), SIM_P1_PACE (real, the default
+when SIM_RATE > 1: one P1 telegram per real second whatever SIM_RATE, DSMR 5; virtual, the default
+at 1x: one per virtual second, on the meter's second boundaries).
 Stop with Ctrl-C.
 """
 import datetime
@@ -38,6 +39,12 @@ from host_tools.rig import Rig, RigError, UNIX_2020
 LAB_CREDENTIALS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim_lab_credentials.json")
 STATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".sim")
 STATE_FILES = ("flash.bin", "meter.log")  # the Rig's state_dir contents
+
+
+def _p1_pace(rate):
+    """SIM_P1_PACE, else real-time pacing when virtual time runs faster than real time (at 1x the
+    meter-second cadence is the same rate and stays on the meter's second boundaries)."""
+    return os.environ.get("SIM_P1_PACE") or ("real" if rate > 1 else "virtual")
 
 
 def _state_dir():
@@ -97,7 +104,7 @@ def main():
     try:
         state = _state_dir()
         rig = Rig(p1_port=port, start=start, time_rate=rate, interp=interp,
-                  config=config, state_dir=state, p1_pace=os.environ.get("SIM_P1_PACE", "real"))
+                  config=config, state_dir=state, p1_pace=_p1_pace(rate))
         rig.start()
     except OSError as e:
         print("sim: cannot start: %s (is P1_PORT=%d free?)" % (e, port), file=sys.stderr)

@@ -1,6 +1,8 @@
 """`python -m host_tools optical ...`: read a meter through its optical port (IEC 62056-21).
 
-    optical read  PORT                       full data readout (mode C)
+    optical read  PORT [--json]              full data readout (mode C); --json: one JSON object
+                                             {"identification", "manufacturer", "baud_char",
+                                             "ident", "datasets": [{"address", "value", "unit"}]}
     optical get   PORT OBIS                  R1 in programming mode (needs the password)
     optical set   PORT OBIS VALUE            W1 in programming mode
     optical clock PORT [--set now|ISO]       read (or set) the meter clock (0-0:1.0.0)
@@ -16,7 +18,9 @@ import argparse
 import binascii
 import datetime
 import getpass
+import json
 import os
+import re
 import sys
 
 if __package__ in (None, ""):  # run as a script
@@ -58,6 +62,11 @@ def cmd_read(args):
     with _client(args) as c:
         r = c.readout()
     i = r.ident
+    if args.json:
+        print(json.dumps({"identification": "/%s%s%s" % (i.manufacturer, i.baud_char, i.ident),
+                          "manufacturer": i.manufacturer, "baud_char": i.baud_char, "ident": i.ident,
+                          "datasets": [{"address": a, "value": v, "unit": u} for a, v, u in r.datasets]}))
+        return 0
     print("/%s%s%s" % (i.manufacturer, i.baud_char, i.ident))
     for ln in r.lines:
         print(ln)
@@ -111,13 +120,26 @@ def cmd_clock(args):
     return 0
 
 
+def _locked_hint(reason):
+    """What (ERROR:LOCKED) means and for how long: the remaining seconds when the meter's answer
+    carries them (LOCKED <n> / LOCKED:<n>), else the default policy (ports/optical.py)."""
+    m = re.match(r"LOCKED\W*(\d+)?", reason or "")
+    if not m:
+        return ""
+    if m.group(1):
+        return " (programming access locked for another %s s after repeated wrong passwords)" % m.group(1)
+    return (" (programming access is locked after repeated wrong passwords; the meter does not say "
+            "for how long: by default 60 s after 3 wrong tries, doubling with each further lockout "
+            "up to 24 h; every try while locked is refused and does not extend it)")
+
+
 def _safe(fn):
     """Exit code 1 with a one-line message on a protocol error, 2 on a port or value error."""
     def run(args):
         try:
             return fn(args)
         except IecError as e:
-            print("error: %s" % e, file=sys.stderr)
+            print("error: %s%s" % (e, _locked_hint(e.reason)), file=sys.stderr)
             return 1
         except (OSError, ValueError) as e:
             print("error: %s" % e, file=sys.stderr)
@@ -149,6 +171,7 @@ def register(subparsers):
     sub.required = True
     r = sub.add_parser("read", help="full data readout")
     _common(r, False)
+    r.add_argument("--json", action="store_true", help="one JSON object of the identification and datasets")
     r.set_defaults(func=_safe(cmd_read))
     g = sub.add_parser("get", help="read one object (R1)")
     _common(g, True)

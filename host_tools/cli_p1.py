@@ -2,6 +2,7 @@
 
     python -m host_tools p1 monitor <url-or-port> [--profile auto|dsmr5|dsmr4|emucs|smarty]
                                                   [--key K] [--auth-key A] [--count N] [--raw]
+                                                  [--json]
 
 Shows the decoded telegrams of this meter or any DSMR / e-MUCS / Smarty meter, live. The port is
 a serial device (opened at 115200 8N1, as DSMR 4/5 use) or any pyserial URL: socket://host:port
@@ -10,8 +11,14 @@ dsmr-parser; a telegram whose CRC does not match is shown as one plain "CRC erro
 decoded. Smarty frames (DLMS general-glo-ciphering) are decrypted with --key (the P1 encryption
 key from the DSO, 32 hex digits); --auth-key defaults to the public Luxmetering key. Keys are never
 printed. Ctrl-C stops cleanly; --count N stops after N telegrams (good or bad).
+
+--json prints one JSON object per telegram, one per line: {"n", "profile", "header", "crc",
+"via" (smarty: system title and frame counter), "objects": {dsmr-parser name: {"value", "unit"}
+(+ "time" for timestamped values; a list for multi-value objects and M-Bus channels)}, "raw"
+with --raw}, or {"n", "error"} for a telegram that is not decoded (CRC, decryption, parse).
 """
 import argparse
+import json
 import sys
 import time
 
@@ -36,6 +43,7 @@ def register(sub):
     m.add_argument("--timeout", type=float, default=0,
                    help="stop with exit status 3 after this many seconds without a telegram (0: never)")
     m.add_argument("--raw", action="store_true", help="also print each raw telegram")
+    m.add_argument("--json", action="store_true", help="one JSON object per telegram, one per line")
     m.set_defaults(func=monitor)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
@@ -236,13 +244,53 @@ def describe(parsed):
     return lines
 
 
+def _jv(v):
+    """A dsmr-parser value as JSON: Decimal -> number, datetime -> ISO 8601 with offset."""
+    from datetime import datetime
+    from decimal import Decimal
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return v
+
+
+def _jobj(obj):
+    if isinstance(obj, list):  # e-MUCS 13-month maximum demand
+        return [{"value": _jv(pk.value), "unit": pk.unit, "month": _jv(pk.datetime),
+                 "time": _jv(pk.occurred)} for pk in obj]
+    if hasattr(obj, "buffer"):  # power failure log
+        return {"count": obj.buffer_length, "events": [
+            {"end": _jv(b.datetime), "value": _jv(b.value), "unit": b.unit} for b in obj.buffer]}
+    out = {"value": _jv(obj.value), "unit": obj.unit or None}
+    if hasattr(obj, "datetime"):
+        out["time"] = _jv(obj.datetime)
+    vals = getattr(obj, "values", None)
+    if vals and len(vals) > 1:
+        return [{"value": _jv(v["value"]), "unit": v["unit"] or None} for v in vals]
+    return out
+
+
+def to_json(parsed):
+    """{name: value object} of a dsmr-parser Telegram (M-Bus channels as a list of dicts)."""
+    objs = {}
+    for name, obj in parsed:
+        if name == "MBUS_DEVICES":
+            objs[name] = [dict([("channel", dev.channel_id)] + [(n2, _jobj(o2)) for n2, o2 in dev])
+                          for dev in obj]
+        else:
+            objs[name] = _jobj(obj)
+    return objs
+
+
 class Monitor:
-    def __init__(self, profile="auto", key=None, auth_key=None, out=None, raw=False):
+    def __init__(self, profile="auto", key=None, auth_key=None, out=None, raw=False, as_json=False):
         self.profile = profile
         self.key = key
         self.auth_key = auth_key or bytes.fromhex(LU_AUTH_KEY)
         self.out = out or sys.stdout
         self.raw = raw
+        self.as_json = as_json
         self.n = 0
         self.good = 0
         self.crc_errors = 0
@@ -255,6 +303,15 @@ class Monitor:
     def p(self, s=""):
         self.out.write(s + "\n")
         self.out.flush()
+
+    def err(self, msg, raw=None):
+        """A telegram not decoded: '#n msg' (and the raw text with --raw), or {"n", "error"}."""
+        if self.as_json:
+            self.p(json.dumps(dict({"n": self.n, "error": msg}, **({"raw": raw} if raw and self.raw else {}))))
+            return
+        self.p("#%d %s" % (self.n, msg))
+        if raw is not None and self.raw:
+            self.p(raw)
 
     def feed(self, data, limit=0):
         """Decode the telegrams in data; with limit, stop after the limit-th telegram overall
@@ -271,14 +328,14 @@ class Monitor:
     def frame(self, blob):
         if self.key is None:
             self.other_errors += 1
-            self.p("#%d encrypted frame (%d bytes, DLMS general-glo-ciphering): give --key to decrypt"
-                   % (self.n, len(blob)))
+            self.err("encrypted frame (%d bytes, DLMS general-glo-ciphering): give --key to decrypt"
+                     % len(blob))
             return
         try:
             st, fc, pt = decrypt_frame(blob, self.key, self.auth_key)
         except (ValueError, IndexError) as e:
             self.other_errors += 1
-            self.p("#%d decryption failed: %s" % (self.n, e))
+            self.err("decryption failed: %s" % e)
             return
         self.plain(pt, "system title %s, frame counter %d" % (st.hex().upper(), fc))
 
@@ -289,8 +346,8 @@ class Monitor:
             text = tg.decode("ascii")
         except UnicodeDecodeError:
             self.other_errors += 1
-            self.p("#%d not a telegram: non-ASCII bytes (%d bytes; wrong baud rate or line inversion?)"
-                   % (self.n, len(tg)))
+            self.err("not a telegram: non-ASCII bytes (%d bytes; wrong baud rate or line inversion?)"
+                     % len(tg))
             return
         bang = tg.rfind(b"!")
         sent = tg[bang + 1:].strip()
@@ -302,10 +359,8 @@ class Monitor:
                 ok = False
             if not ok:
                 self.crc_errors += 1
-                self.p("#%d CRC error: telegram says %s, computed %04X (%d bytes, not decoded)"
-                       % (self.n, sent.decode("ascii", "replace"), calc, len(tg)))
-                if self.raw:
-                    self.p(text.rstrip("\r\n"))
+                self.err("CRC error: telegram says %s, computed %04X (%d bytes, not decoded)"
+                         % (sent.decode("ascii", "replace"), calc, len(tg)), text.rstrip("\r\n"))
                 return
         prof = self.profile if self.profile not in ("auto",) else detect(text)
         if self._specs is None:
@@ -317,10 +372,17 @@ class Monitor:
             parsed = parser.parse(text, throw_ex=True)
         except ParseError as e:
             self.other_errors += 1
-            self.p("#%d parse error (%s): %s" % (self.n, prof, e))
+            self.err("parse error (%s): %s" % (prof, e))
             return
         self.good += 1
         head = text.split("\r\n", 1)[0]
+        if self.as_json:
+            obj = {"n": self.n, "profile": prof, "header": head, "crc": sent.decode() if sent else None,
+                   "via": via, "objects": to_json(parsed)}
+            if self.raw:
+                obj["raw"] = text
+            self.p(json.dumps(obj))
+            return
         self.p("#%d %s %s, %d bytes, CRC %s ok%s" % (self.n, prof, head, len(tg), sent.decode() if sent else "-",
                                                      ", " + via if via else ""))
         for ln in describe(parsed):
@@ -358,7 +420,7 @@ def monitor(args):
         if "://" not in args.port and ":" in args.port and not args.port.startswith("/"):
             print("p1 monitor: hint: a network dongle needs a URL: socket://%s" % args.port, file=sys.stderr)
         return 1
-    mon = Monitor(args.profile, key, auth, raw=args.raw)
+    mon = Monitor(args.profile, key, auth, raw=args.raw, as_json=args.json)
     last = time.monotonic()
     warned = False
     status = 0

@@ -37,8 +37,8 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   demand); ``mpy=True`` runs it from mpy-cross .mpy files instead (bytecode on the heap).
 
 Public API (a contract; scripts and tests use it): Rig(p1_port, start, time_rate, interp,
-storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen), start,
-close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
+storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen, state_dir,
+p1_pace), start, close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
 set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, optical_port, wire,
 config_dir, storage_path, query, command, registers, register, truth, truth_energy, truth_counts,
 counts_at, counts_per_wh, energy_mwms, load_raw, schedule, meter_log, display, wait_display,
@@ -53,6 +53,7 @@ import selectors
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import termios
 import threading
@@ -114,6 +115,11 @@ FROZEN32 = os.path.join(ROOT, "build", "unix32-frozen", "micropython")
 _frozen_checked = []  # built (or found up to date) once in this process
 
 
+def announce(msg):
+    """A build step's progress line on stderr (stdout carries `make sim`'s contract lines)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
 def build_frozen_interp():
     """The 32-bit interpreter with the firmware (firmware/meter, boards/unix_sim) frozen in, as a
     product image has it (bytecode in ROM, not on the heap). Built on demand with the same flags as
@@ -132,6 +138,9 @@ def build_frozen_interp():
     sim_dir = os.path.join(ROOT, "boards", "unix_sim")
     for name in sorted(n for n in os.listdir(sim_dir) if n.endswith(".py")):
         text += 'module(%r, base_path=%r)\n' % (name, sim_dir)
+    announce("build: frozen 32-bit interpreter %s (incremental; a minute or more after a firmware "
+             "change)" % os.path.relpath(FROZEN32, ROOT))
+    t0 = time.monotonic()
     with open(os.path.join(obj, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = None
@@ -152,6 +161,7 @@ def build_frozen_interp():
         if not os.path.exists(FROZEN32) or os.path.getmtime(built) != os.path.getmtime(FROZEN32):
             shutil.copy2(built, FROZEN32 + ".tmp")
             os.replace(FROZEN32 + ".tmp", FROZEN32)
+    announce("build: frozen 32-bit interpreter ready (%.0f s)" % (time.monotonic() - t0))
     _frozen_checked.append(True)
     return FROZEN32
 
@@ -333,7 +343,8 @@ class Rig:
 
     def __init__(self, p1_port=0, start="2026-01-05T00:00:00Z", time_rate=1, interp="unix",
                  storage=None, config=None, rtc_backup=True, heap=None, boot_timeout=20.0,
-                 p1_request=True, optical_echo=False, mpy=False, frozen=False):
+                 p1_request=True, optical_echo=False, mpy=False, frozen=False, state_dir=None,
+                 p1_pace="virtual"):
         self.interp = interp
         # mpy=True: run the firmware precompiled with mpy-cross (as a board does), compiled into
         # this rig's temp dir at start(); needed for small heaps (compiling from source needs heap)
@@ -352,7 +363,18 @@ class Rig:
         self.heap = heap
         self.boot_timeout = boot_timeout
         self._tmp = tempfile.mkdtemp(prefix="meter-rig-")
-        self.storage_path = storage or os.path.join(self._tmp, "flash.bin")
+        # state_dir: storage image and meter log kept there across rigs (`make sim`'s .sim/);
+        # default None: both in the temp dir, removed at close()
+        self.state_dir = state_dir
+        # p1_pace: "virtual" one P1 telegram per virtual second (the tests' cadence: exact
+        # telegrams per advance()), "real" one per real second whatever time_rate (`make sim`)
+        if p1_pace not in ("virtual", "real"):
+            raise ValueError("p1_pace must be 'virtual' or 'real'")
+        self.p1_pace = p1_pace
+        if state_dir:
+            os.makedirs(state_dir, exist_ok=True)
+        self.storage_path = storage or os.path.join(state_dir or self._tmp, "flash.bin")
+        self.log_path = os.path.join(state_dir or self._tmp, "meter.log")
         self.proc = None
         self._lock = threading.Lock()
         self._seq = 0
@@ -443,6 +465,7 @@ class Rig:
         env["METER_SIM_STORAGE"] = self.storage_path
         env["METER_SIM_EPOCH"] = str(self._epoch)
         env["METER_SIM_RATE"] = str(self.time_rate)
+        env["METER_SIM_P1_PACE"] = self.p1_pace
         env["METER_SIM_RTC"] = "1" if self.rtc_backup else "0"
         env["METER_SIM_RELAY"] = "1" if self.relay_closed else "0"
         env["METER_SIM_RELAY_FAULT"] = self.relay_fault_kind
@@ -473,14 +496,20 @@ class Rig:
         cwd = ROOT
         if getattr(self, "boot_hook", None) is not None:  # rig_update.FlashBoot: the simulated flash
             cmd, env, cwd = self.boot_hook(cmd, env)
-        self._out = open(os.path.join(self._tmp, "meter.log"), "ab")
+        self._out = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=cwd)
-        self._link_srv.settimeout(self.boot_timeout)
-        try:
-            conn, _ = self._link_srv.accept()
-        except socket.timeout:
-            raise RigError("firmware did not connect to the rig:\n" + self.meter_log())
+        # wait in short slices: a firmware process that died is reported at once, not at the timeout
+        self._link_srv.settimeout(0.2)
+        deadline = time.monotonic() + self.boot_timeout
+        while True:
+            try:
+                conn, _ = self._link_srv.accept()
+                break
+            except socket.timeout:
+                self._check_alive("before connecting to the rig")
+                if time.monotonic() >= deadline:
+                    raise RigError("firmware did not connect to the rig:\n" + self.meter_log())
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
@@ -488,8 +517,11 @@ class Rig:
             self._link_buf = b""
         self._hello = threading.Event()
         self._sel.register(conn, selectors.EVENT_READ, "link")
-        if not self._hello.wait(self.boot_timeout):
-            raise RigError("firmware did not say hello:\n" + self.meter_log())
+        deadline = time.monotonic() + self.boot_timeout
+        while not self._hello.wait(0.2):
+            self._check_alive("before saying hello")
+            if time.monotonic() >= deadline:
+                raise RigError("firmware did not say hello:\n" + self.meter_log())
         self.powered = True
         self.segments = []
         self.relay_log = []
@@ -508,6 +540,7 @@ class Rig:
             r = self.query("status")
             if r and r.get("ready"):
                 return r
+            self._check_alive("before it was ready")
             time.sleep(0.05)
         raise RigError("firmware not ready:\n" + self.meter_log())
 
@@ -518,6 +551,7 @@ class Rig:
         if not os.path.exists(cross):
             raise RigError("mpy-cross not built: run `make setup`")
         out = os.path.join(self._tmp, "mpy")
+        announce("build: mpy-cross firmware -> %s" % out)
         for sub in ("firmware", os.path.join("boards", "unix_sim")):
             src_root = os.path.join(ROOT, sub)
             for dirpath, dirnames, files in os.walk(src_root):
@@ -996,9 +1030,15 @@ class Rig:
                     self._loads[ph] = (mv, ma, pm, q)
         return self._vms
 
+    def _check_alive(self, when):
+        """RigError at once if the firmware process has exited, with the tail of the meter log."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RigError("the firmware process exited (code %s) %s; meter log (%s), last lines:\n%s" % (
+                self.proc.returncode, when, self.log_path, self.meter_log()))
+
     def meter_log(self):
         try:
-            with open(os.path.join(self._tmp, "meter.log"), "rb") as f:
+            with open(self.log_path, "rb") as f:
                 return f.read().decode(errors="replace")[-8000:]
         except OSError:
             return ""
@@ -1035,9 +1075,13 @@ class Rig:
             w = {"event": threading.Event(), "reply": None}
             self._waiters[seq] = w
         self._send(" ".join((cmd, seq) + args) + "\n")
-        if not w["event"].wait(timeout):
+        deadline = time.monotonic() + timeout
+        while not w["event"].wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() < deadline and (self.proc is None or self.proc.poll() is None):
+                continue
             with self._lock:
                 self._waiters.pop(seq, None)
+            self._check_alive("during %s" % cmd)
             alive = self.proc is not None and self.proc.poll() is None
             raise RigError("no answer to %s within %.0f s (firmware process %s):\n%s" % (
                 cmd, timeout, "running" if alive else "gone", self.meter_log()))

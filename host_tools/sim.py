@@ -6,14 +6,23 @@ Prints its endpoints, one per line (a contract; scripts parse them):
     optical: <pty path>
     dlms: tcp://127.0.0.1:<port>
     credentials: <file> (lab optical passwords; METER_SIM_CONFIG=<file> overrides)
+    state: <dir> (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)
 
 then a status line every few seconds:
 
-    status: <local time> P=<kW> L1=<kW> L2=<kW> L3=<kW> import=<kWh> export=<kWh> rate=<n>
+    status: <meter's local date time zone> P=<n>kW L1=<n>kW L2=<n>kW L3=<n>kW import=<n>kWh export=<n>kWh tariff=<n>
+
+(P and L1-L3 net active power, + import / - export; import/export the total energy registers
+1.8.0/2.8.0; tariff the active tariff rate register 0-0:96.14.0; time in Europe/Amsterdam, the
+load profile's zone). The first status line waits for the meter's first tick with the loads on.
 
 Options (environment): P1_PORT (default 8088), DLMS_PORT (default 4059; the meter's own DLMS/COSEM
 TCP wrapper server), SIM_RATE (virtual seconds per real second,
-default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP (unix|unix32).
+default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP (unix|unix32),
+SIM_STATE_DIR (default .sim/ in the repo: the storage image flash.bin and the firmware log meter.log),
+SIM_FRESH=1 (delete that state first: registers start from zero), SIM_P1_PACE (real, the default
+when SIM_RATE > 1: one P1 telegram per real second whatever SIM_RATE, DSMR 5; virtual, the default
+at 1x: one per virtual second, on the meter's second boundaries).
 Stop with Ctrl-C.
 """
 import datetime
@@ -24,10 +33,30 @@ import sys
 import time
 
 from host_tools.loadprofile import household
-from host_tools.rig import Rig, UNIX_2020
+from host_tools.rig import Rig, RigError, UNIX_2020
 
 
 LAB_CREDENTIALS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim_lab_credentials.json")
+STATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".sim")
+STATE_FILES = ("flash.bin", "meter.log")  # the Rig's state_dir contents
+
+
+def _p1_pace(rate):
+    """SIM_P1_PACE, else real-time pacing when virtual time runs faster than real time (at 1x the
+    meter-second cadence is the same rate and stays on the meter's second boundaries)."""
+    return os.environ.get("SIM_P1_PACE") or ("real" if rate > 1 else "virtual")
+
+
+def _state_dir():
+    """The persistent state dir (issue 16, defect 4); SIM_FRESH=1 removes its state first."""
+    d = os.environ.get("SIM_STATE_DIR") or STATE_DIR
+    if os.environ.get("SIM_FRESH") == "1":
+        for name in STATE_FILES:
+            try:
+                os.remove(os.path.join(d, name))
+            except FileNotFoundError:
+                pass
+    return d
 
 
 def _local_hour(meter_s):
@@ -36,9 +65,26 @@ def _local_hour(meter_s):
     try:
         from zoneinfo import ZoneInfo
         dt = dt.astimezone(ZoneInfo("Europe/Amsterdam"))
-    except Exception:
-        dt = dt + datetime.timedelta(hours=1)
+    except (ImportError, KeyError):  # no tz database (ZoneInfoNotFoundError is a KeyError): CET
+        dt = dt.astimezone(datetime.timezone(datetime.timedelta(hours=1), "CET"))
     return dt.hour + dt.minute / 60.0, dt
+
+
+def _status_line(rig, dt, force=False):
+    """The status line (a contract, see the module docstring); None while the meter has not yet
+    ticked with the loads on (all power registers zero), unless force."""
+    regs = rig.registers()
+
+    def val(code):
+        v = regs.get(code)
+        return v[0] * 10.0 ** v[1] if v else 0.0
+
+    net = [val("1-0:%d.7.0" % a) - val("1-0:%d.7.0" % b) for a, b in ((1, 2), (21, 22), (41, 42), (61, 62))]
+    if not force and not any(net):
+        return None
+    return "status: %s P=%.3fkW L1=%.3fkW L2=%.3fkW L3=%.3fkW import=%.3fkWh export=%.3fkWh tariff=%s" % (
+        (dt.strftime("%Y-%m-%d %H:%M:%S %Z"),) + tuple(net) + (val("1-0:1.8.0"), val("1-0:2.8.0"),
+                                                              rig.query("rate") or 0))
 
 
 def main():
@@ -56,20 +102,27 @@ def main():
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     try:
+        state = _state_dir()
         rig = Rig(p1_port=port, start=start, time_rate=rate, interp=interp,
-                  config=config)
+                  config=config, state_dir=state, p1_pace=_p1_pace(rate))
         rig.start()
     except OSError as e:
         print("sim: cannot start: %s (is P1_PORT=%d free?)" % (e, port), file=sys.stderr)
         return 2
+    except RigError as e:  # the firmware died or hung at boot: its log tail is in the message
+        print("sim: the meter did not start: %s" % e, file=sys.stderr)
+        rig.close()
+        return 1
     try:
         print("p1: %s" % rig.p1_url)
         print("optical: %s" % rig.optical_port)
         print("dlms: %s" % rig.dlms_url)
         print("credentials: %s (lab optical passwords; METER_SIM_CONFIG=<file> overrides)" % creds)
+        print("state: %s (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)" % state)
         sys.stdout.flush()
         last_slot = None
         next_status = time.monotonic()
+        first_by = next_status + 10  # hold the first status until a tick with load, at most 10 s
         while not stop:
             now = rig.now()
             hour, dt = _local_hour(now)
@@ -79,22 +132,19 @@ def main():
                 for ph, (v, a, pf) in enumerate(household(hour, dt.toordinal()), 1):
                     rig.set_load(ph, v, a, pf)
             if time.monotonic() >= next_status:
-                next_status += period
-                regs = rig.registers()
-
-                def val(code, default=0):
-                    v = regs.get(code)
-                    return v[0] * 10.0 ** v[1] if v else default
-
-                rate_now = rig.query("rate") or 0
-                print("status: %s P=%.3f L1=%.3f L2=%.3f L3=%.3f import=%.3f export=%.3f rate=%s" % (
-                    dt.strftime("%Y-%m-%d %H:%M:%S"), val("1-0:1.7.0") - val("1-0:2.7.0"),
-                    val("1-0:21.7.0") - val("1-0:22.7.0"), val("1-0:41.7.0") - val("1-0:42.7.0"),
-                    val("1-0:61.7.0") - val("1-0:62.7.0"), val("1-0:1.8.0"), val("1-0:2.8.0"), rate_now))
-                sys.stdout.flush()
+                line = _status_line(rig, dt)
+                if line is not None or time.monotonic() > first_by:
+                    # the period counts from the first line (however long it was held back)
+                    next_status = (next_status if first_by == 0 else time.monotonic()) + period
+                    first_by = 0  # printed once: never held back again
+                    print(line or _status_line(rig, dt, force=True))
+                    sys.stdout.flush()
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
+    except RigError as e:  # the firmware process died: say so at once, with its log tail
+        print("sim: the meter stopped: %s" % e, file=sys.stderr)
+        return 1
     finally:
         rig.close()
     return 0

@@ -214,3 +214,26 @@ def test_silent_port_is_reported_and_missing_url_scheme_gets_a_hint():
     assert r.returncode == 3 and "nothing received on" in r.stderr and "still waiting" in r.stderr, r.stderr
     r = cli("127.0.0.1:9", "--count", "1")
     assert r.returncode == 1 and "hint: a network dongle needs a URL: socket://127.0.0.1:9" in r.stderr, r.stderr
+
+
+def test_monitor_json_one_object_per_telegram(dongle):
+    a, b, c = build([{"profile": "dsmr5", "config": {}, "snap": snap(T + i, 123456789 + i)} for i in range(3)])
+    bad = bytearray(b)
+    i = bad.index(b"1-0:1.8.1(") + 12
+    bad[i] = ord("9") if bad[i] != ord("9") else ord("8")
+    d = dongle([a, bytes(bad), c])
+    r = cli("socket://127.0.0.1:%d" % d.port, "--count", "3", "--timeout", "20", "--json")
+    assert r.returncode == 0, r.stderr
+    objs = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert [o["n"] for o in objs] == [1, 2, 3]
+    assert "CRC error" in objs[1]["error"] and "objects" not in objs[1]
+    for o, wh in ((objs[0], 123456789), (objs[2], 123456791)):
+        assert o["profile"] == "dsmr5" and o["header"].startswith("/") and len(o["crc"]) == 4
+        t1 = o["objects"]["ELECTRICITY_USED_TARIFF_1"]
+        assert t1["unit"] == "kWh" and round(t1["value"] * 1000) == wh
+        assert o["objects"]["CURRENT_ELECTRICITY_USAGE"] == {"value": 1.234, "unit": "kW"}
+        mbus = o["objects"]["MBUS_DEVICES"]
+        assert len(mbus) == 1 and mbus[0]["channel"] == 1
+    from datetime import datetime, timedelta, timezone
+    ts = datetime.fromisoformat(objs[0]["objects"]["P1_MESSAGE_TIMESTAMP"]["value"])
+    assert ts == datetime(2020, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=T)

@@ -87,11 +87,12 @@ def test_sim_prints_endpoints_and_status(tmp_path):
     s.bind(("127.0.0.1", 0))
     dport = s.getsockname()[1]
     s.close()
-    env = dict(os.environ, P1_PORT="0", SIM_STATUS_S="0.5", DLMS_PORT=str(dport))
+    env = dict(os.environ, P1_PORT="0", SIM_STATUS_S="0.5", DLMS_PORT=str(dport),
+               SIM_STATE_DIR=str(tmp_path / "state"))
     p = subprocess.Popen([sys.executable, "-m", "host_tools.sim"], stdout=subprocess.PIPE, text=True,
                          env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        lines = [p.stdout.readline().strip() for _ in range(5)]
+        lines = [p.stdout.readline().strip() for _ in range(6)]
         # the lab credentials printed at start log in to the optical port (issue 16, defect 1)
         creds = lines[3].split()[1]
         with open(creds) as f:
@@ -107,4 +108,13 @@ def test_sim_prints_endpoints_and_status(tmp_path):
     assert lines[2] == "dlms: tcp://127.0.0.1:%d" % dport
     assert lines[3].startswith("credentials: /") and "METER_SIM_CONFIG" in lines[3]
     assert r.returncode == 0 and r.stdout.startswith("0.9.1("), (r.stdout, r.stderr)
-    assert lines[4].startswith("status: ") and " import=" in lines[4] and " rate=" in lines[4]
+    assert lines[4] == "state: %s (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)" % (
+        tmp_path / "state")
+    # the status line: units, time zone, tariff=, and no zeros line before the loads start
+    import re
+    m = re.fullmatch(r"status: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST) P=(-?\d+\.\d{3})kW L1=(-?\d+\.\d{3})kW "
+                     r"L2=(-?\d+\.\d{3})kW L3=(-?\d+\.\d{3})kW import=\d+\.\d{3}kWh export=\d+\.\d{3}kWh "
+                     r"tariff=[12]", lines[5])
+    assert m, lines[5]
+    p_kw, phases = float(m.group(2)), [float(m.group(i)) for i in (3, 4, 5)]
+    assert any(phases) and abs(p_kw - sum(phases)) < 0.003, lines[5]

@@ -6,6 +6,8 @@
 #   METER_SIM_STORAGE  path of the storage image file (the flash region)
 #   METER_SIM_EPOCH    meter seconds (UTC since 2020) at virtual ms 0
 #   METER_SIM_RATE     virtual ms per real ms (integer; 0 = time moves only when the rig advances it)
+#   METER_SIM_P1_PACE  "virtual" (default: one P1 telegram per virtual second) or "real" (one per
+#                      real second whatever METER_SIM_RATE: `make sim`)
 #   METER_SIM_RTC      "1" if the RTC kept time across the power cut (battery-backed), else "0"
 #   METER_SIM_CONFIG   optional JSON file with board config overrides (identity, keys, options)
 #   METER_SIM_BOOT_FAULT  optional, this boot only (host_tools/rig_update.py): "crash" (the
@@ -80,6 +82,9 @@ class Board:
         self.clock = SimClock(epoch, int(_env("METER_SIM_RATE", "1")), valid=cfg["rtc_backup"])
         self.clock.on_set = lambda e: self.link.send("rtc %d\n" % e)
         self.line_clock = LineClock()  # real-time ticks for the optical port's protocol timing
+        # P1 cadence (ports/p1.py pace): "real" one telegram per real second whatever the virtual
+        # rate (`make sim`), "virtual" one per virtual second (the rig's default, for tests)
+        self.p1_pace = self.line_clock if _env("METER_SIM_P1_PACE", "virtual") == "real" else None
         self._uarts = {}
         self._pins = {}
         for name, v, out in (("p1_req", 1, False), ("relay_a", 0, True), ("relay_b", 0, True),

@@ -370,3 +370,41 @@ def test_uart_errors_are_retried_not_fatal():
     eq(len(tgs), 2)
     snap.t = calls[0]
     eq(tgs[0], b.build(snap))
+
+
+def test_paced_one_telegram_per_real_second_at_3600x():
+    # pace = a real-time ticks clock (the sim's line_clock): the meter clock runs 3600x, the
+    # port still sends once per real second, each telegram with the meter second of its start
+    svc, u, pin, clk, calls, b, snap = make()
+    real = FakeClock(0)
+    svc.pace = real  # as P1Port(..., pace=real)
+    for _ in range(300):  # 3 real seconds, a poll every 10 ms (36 meter seconds each)
+        svc.poll()
+        clk.t += 36
+        real.ms += 10
+    # activation poll, then telegrams at real 10, 1010, 2010 ms (a fixed 1 s grid)
+    eq(calls, [T0 + 36, T0 + 36 * 101, T0 + 36 * 201])
+    eq(len(split(u.out)), 3)
+    eq(svc.late, 0)
+
+
+def test_paced_grid_restarts_after_a_long_stall():
+    svc, u, pin, clk, calls, b, snap = make()
+    real = FakeClock(0)
+    svc.pace = real
+    svc.poll()  # activation
+    clk.t += 1
+    svc.poll()  # first telegram at real 0
+    real.ms = 5500  # the app stalled 5.5 s: one telegram now, the next 1 s later (no burst)
+    for _ in range(60):
+        clk.t += 1
+        svc.poll()
+    eq(len(calls), 2)
+    real.ms = 6499
+    clk.t += 1
+    svc.poll()
+    eq(len(calls), 2)
+    real.ms = 6500
+    clk.t += 1
+    svc.poll()
+    eq(len(calls), 3)

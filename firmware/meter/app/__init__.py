@@ -296,7 +296,7 @@ class App:
             self.billing, emucs=builder.profile == "emucs", text=load_text(self.config_dir))
         self.p1 = P1Port(board.uart("p1"), board.pin("p1_req"), builder, self.p1_source.snapshot,
                          board.clock, counter_store=self.p1_counter if builder.needs_counter else None,
-                         config=pcfg.get("service"))
+                         config=pcfg.get("service"), pace=getattr(board, "p1_pace", None))
 
     def _p1_builder_config(self, pcfg):
         board = self.board

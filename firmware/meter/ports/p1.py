@@ -5,7 +5,7 @@
 #
 # Wiring (the app):
 #   p1 = P1Port(board.uart("p1"), board.pin("p1_req"), builder, snapshot_fn, board.clock,
-#               counter_store=None, config=None)
+#               counter_store=None, config=None, pace=None)
 #   asyncio.create_task(p1.run())      # or call p1.poll() every ~10-20 ms from an existing task
 #   the metering task calls p1.poll() right after each tick, so a telegram starts as soon as the
 #   registers of its second exist
@@ -23,6 +23,10 @@
 #                  one storage write per reserve_block frames.
 #   config         dict: "chunk" bytes per UART write (default 256), "reserve_block" (1000),
 #                  "poll_ms" (20), "init_uart" (True: uart.init(115200, 8N1))
+#   pace           None (the cadence follows the meter clock), or a real-time ticks clock
+#                  (ticks_ms/ticks_diff: the sim's board.line_clock) for a board whose meter clock
+#                  may run faster than real time: one telegram per `period` real seconds (DSMR 5:
+#                  once a second), each carrying the meter second current when it starts
 #
 # Behaviour:
 #   - request line inactive: nothing is built or written;
@@ -64,7 +68,8 @@ def save_text(config_dir, text):
 
 
 class P1Port:
-    def __init__(self, uart, req_pin, builder, snapshot_fn, clock, counter_store=None, config=None):
+    def __init__(self, uart, req_pin, builder, snapshot_fn, clock, counter_store=None, config=None,
+                 pace=None):
         cfg = config or {}
         for k in cfg:
             if k not in ("chunk", "reserve_block", "poll_ms", "init_uart"):
@@ -111,6 +116,9 @@ class P1Port:
         self.mem_errors = 0
         self._wfail = 0
         self._timed = hasattr(clock, "ticks_ms") and hasattr(clock, "ticks_diff")
+        self.pace = pace
+        self._pace_ms = self.period * 1000
+        self._due = None  # pace: ticks_ms at which the next telegram is due (None: at once)
 
     def busy(self):
         """True while a telegram is being written."""
@@ -141,6 +149,9 @@ class P1Port:
             self._next_t = None
             self._last_t = t
             return
+        if self.pace is not None:
+            self._poll_paced(t)
+            return
         if t == self._last_t:
             return
         if t < self._last_t:  # the clock was set back: keep the cadence from here
@@ -150,6 +161,23 @@ class P1Port:
             return
         if not self._start(t):
             self._last_t = t - 1  # not started (registers not ready): try again at the next poll
+
+    def _poll_paced(self, t):
+        """Real-time cadence: due every period real seconds, whatever the meter clock does; the
+        telegram carries meter second t. Kept on a fixed grid (no drift from poll jitter) unless
+        more than a period late (then restarted from now)."""
+        p = self.pace
+        now = p.ticks_ms()
+        if self._due is not None and p.ticks_diff(now, self._due) < 0:
+            return
+        self._next_t = None  # the meter-second schedule does not apply (nor its `late` count)
+        if not self._start(t):
+            return  # registers of second t not there yet: the next poll tries again
+        self._last_t = t
+        if self._due is not None and p.ticks_diff(now, self._due) < self._pace_ms:
+            self._due = (self._due + self._pace_ms) & 0x3FFFFFFF
+        else:
+            self._due = (now + self._pace_ms) & 0x3FFFFFFF
 
     def _start(self, t):
         """Start the telegram of second t. False if its registers are not there yet (nothing

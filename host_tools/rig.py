@@ -231,10 +231,11 @@ class _Wire:
             self._cv.notify_all()
 
     def _rx_loop(self):
-        # Client -> meter, paced at the client's baud; each character is checked against the
-        # meter's baud when it has fully arrived, so a meter that switches baud mid-message (after
-        # a garbled first byte) receives the rest cleanly, as a real UART does. Characters go one
-        # by one at low speeds, in ~10 ms groups at high ones.
+        # Client -> meter. While the meter listens at the client's baud the bytes go through at
+        # once (a fuzzing client needs no real-time line). While it does not, they go one
+        # character time apart and each is checked against the meter's baud when it has fully
+        # arrived, so a meter that switches baud mid-message (after a garbled first byte)
+        # receives the rest cleanly, as a real UART does.
         t_line = 0.0
         while True:
             with self._cv:
@@ -244,17 +245,21 @@ class _Wire:
                     return
                 t_in, cb, data = self._rxq[0]
             char_time = self.CHAR_BITS / float(cb or 300)
-            group = max(1, (cb or 300) // 1000)
             t = max(t_line, t_in)
-            for i in range(0, len(data), group):
-                chunk = data[i:i + group]
-                t += char_time * len(chunk)
-                delay = t - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                mb = self.meter_baud
-                bad = cb != mb
-                self.log.append((time.monotonic(), "to_meter", cb, mb, len(chunk), bad))
+            i = 0
+            while i < len(data):
+                if cb == self.meter_baud:
+                    chunk, bad = data[i:], False
+                    t = time.monotonic()
+                else:
+                    t += char_time
+                    delay = t - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    chunk = data[i:i + 1]
+                    bad = cb != self.meter_baud
+                i += len(chunk)
+                self.log.append((time.monotonic(), "to_meter", cb, self.meter_baud, len(chunk), bad))
                 if bad:
                     self.garbled["to_meter"] += len(chunk)
                     chunk = _garble(chunk, 1)

@@ -388,6 +388,10 @@ def test_unix32_readout_smoke():
         assert rig.wire.garbled == {"to_meter": 0, "to_client": 0}
 
 
+@pytest.mark.skipif(bool(os.environ.get("PYTEST_XDIST_WORKER")),
+                    reason="load-sensitive: the meter must switch to 300 Bd within one 300-Bd "
+                    "character (33 ms) of the garbled byte; run it alone: pytest "
+                    "tests/test_rig_optical.py -k back_to_back")
 def test_back_to_back_readouts_with_both_clients_and_after_an_abort():
     """Issue 16, defect 3: readouts straight after each other used to fail every other time. The
     meter held the readout baud for its 500 ms NAK window, so the next sign-on (sent at 300 Bd at

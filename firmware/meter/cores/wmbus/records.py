@@ -56,6 +56,11 @@ U_ID = const(18)  # fabrication number, identification, address
 U_VAR = const(19)  # described elsewhere (plain text / any / manufacturer)
 U_VA = const(20)
 U_VAR_R = const(21)  # reactive, FD-table extension
+
+# EN 13757-3 primary VIFs E0000nnn .. E1010nnn: the unit by bits 6..3 and the decimal
+# scaler's offset from nnn (Wh: 10^(nnn-3), J: 10^nnn, m3: 10^(nnn-6), ...); entry 4 is on time.
+_PRIMARY_UNIT = bytes((U_WH, U_J, U_M3, U_KG, U_S, U_W, U_JH, U_M3H, U_M3MIN, U_M3S, U_KGH))
+_PRIMARY_EXP = (-3, 0, -6, -3, 0, -3, 0, -6, -7, -9, -3)
 U_V = const(22)
 U_A = const(23)
 U_PLAIN = U_VAR
@@ -149,28 +154,9 @@ class Record:
         if x == 0:
             n = v & 7
             h = v >> 3
-            if h == 0:
-                u, s = U_WH, n - 3
-            elif h == 1:
-                u, s = U_J, n
-            elif h == 2:
-                u, s = U_M3, n - 6
-            elif h == 3:
-                u, s = U_KG, n - 3
-            elif h == 4:
-                u = U_S  # on time / operating time; nn = s, min, h, d (scaler 0, kept in vif)
-            elif h == 5:
-                u, s = U_W, n - 3
-            elif h == 6:
-                u, s = U_JH, n
-            elif h == 7:
-                u, s = U_M3H, n - 6
-            elif h == 8:
-                u, s = U_M3MIN, n - 7
-            elif h == 9:
-                u, s = U_M3S, n - 9
-            elif h == 10:
-                u, s = U_KGH, n - 3
+            if h <= 10:  # E0000nnn .. E1010nnn: one unit each, scaler nnn + offset (table below)
+                u = _PRIMARY_UNIT[h]
+                s = 0 if u == U_S else n + _PRIMARY_EXP[h]  # on time: nn = s/min/h/d, kept in vif
             elif h == 11:
                 u, s = U_C, (v & 3) - 3
             elif h == 12:

@@ -174,6 +174,12 @@ def _garble(data, seed):
     return bytes(out)
 
 
+def _sleep_until(t):
+    delay = t - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
 class _Wire:
     """The optical link: pty master on the client side, sim UART on the meter side."""
 
@@ -230,6 +236,32 @@ class _Wire:
             self._rxq.append((time.monotonic(), self.client_baud(), data))
             self._cv.notify_all()
 
+    def _next(self, q, pop):
+        """The oldest entry of queue q (removed if pop), waiting for one; None once closed."""
+        with self._cv:
+            while not q and not self._stop:
+                self._cv.wait()
+            if self._stop:
+                return None
+            return q.pop(0) if pop else q[0]
+
+    def _carry(self, direction, sender_baud, receiver_baud, chunk, seed, tally):
+        """One piece on the line: logged, counted, garbled when the two ends' bauds differ."""
+        bad = sender_baud != receiver_baud
+        self.log.append((time.monotonic(), direction, sender_baud, receiver_baud, len(chunk), bad))
+        if bad:
+            self.garbled[tally] += len(chunk)
+            return _garble(chunk, seed)
+        if direction != "echo":
+            self.clean[tally] += len(chunk)
+        return chunk
+
+    def _to_meter(self, chunk):
+        try:
+            self.rig._send("rx optical %s\n" % binascii.hexlify(chunk).decode())
+        except RigError:
+            pass  # the meter is off: the bytes are lost, as on a real line
+
     def _rx_loop(self):
         # Client -> meter. While the meter listens at the client's baud the bytes go through at
         # once (a fuzzing client needs no real-time line). While it does not, they go one
@@ -238,40 +270,26 @@ class _Wire:
         # receives the rest cleanly, as a real UART does.
         t_line = 0.0
         while True:
-            with self._cv:
-                while not self._rxq and not self._stop:
-                    self._cv.wait()
-                if self._stop:
-                    return
-                t_in, cb, data = self._rxq[0]
+            item = self._next(self._rxq, pop=False)
+            if item is None:
+                return
+            t_in, cb, data = item
             char_time = self.CHAR_BITS / float(cb or 300)
             t = max(t_line, t_in)
             i = 0
             while i < len(data):
                 if cb == self.meter_baud:
-                    chunk, bad = data[i:], False
+                    chunk = data[i:]
                     t = time.monotonic()
                 else:
                     t += char_time
-                    delay = t - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+                    _sleep_until(t)
                     chunk = data[i:i + 1]
-                    bad = cb != self.meter_baud
                 i += len(chunk)
-                self.log.append((time.monotonic(), "to_meter", cb, self.meter_baud, len(chunk), bad))
-                if bad:
-                    self.garbled["to_meter"] += len(chunk)
-                    chunk = _garble(chunk, 1)
-                else:
-                    self.clean["to_meter"] += len(chunk)
-                try:
-                    self.rig._send("rx optical %s\n" % binascii.hexlify(chunk).decode())
-                except RigError:
-                    pass  # the meter is off: the bytes are lost, as on a real line
+                self._to_meter(self._carry("to_meter", cb, self.meter_baud, chunk, 1, "to_meter"))
             t_line = t
             with self._cv:
-                self._rxq.pop(0)
+                self._rxq.pop(0)  # only now: idle() is false while bytes are still on the line
                 self._cv.notify_all()
 
     def from_meter(self, data):
@@ -283,49 +301,29 @@ class _Wire:
         # Meter -> client, paced at the meter's baud; each byte is checked against the client's baud
         # at the moment it arrives.
         while True:
-            with self._cv:
-                while not self._q and not self._stop:
-                    self._cv.wait()
-                if self._stop:
-                    return
-                baud, data = self._q.pop(0)
+            item = self._next(self._q, pop=True)
+            if item is None:
+                return
+            baud, data = item
             char_time = self.CHAR_BITS / float(baud)
             t = time.monotonic()
             for i in range(0, len(data), 16):
                 chunk = data[i:i + 16]
                 t += char_time * len(chunk)
-                delay = t - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                cb = self.client_baud()
-                bad = cb != baud
-                self.log.append((time.monotonic(), "to_client", baud, cb, len(chunk), bad))
-                if bad:
-                    self.garbled["to_client"] += len(chunk)
-                    chunk = _garble(chunk, 2)
-                else:
-                    self.clean["to_client"] += len(chunk)
+                _sleep_until(t)
                 try:
-                    os.write(self.master, chunk)
+                    os.write(self.master, self._carry("to_client", baud, self.client_baud(), chunk, 2,
+                                                      "to_client"))
                 except OSError:
                     pass
                 if getattr(self.rig, "optical_echo", False):
-                    self._echo(data[i:i + 16], baud)
+                    self._echo(chunk, baud)
 
     def _echo(self, chunk, baud):
         """The head returns the meter's own bytes at the baud they were sent; garbled if the meter
         has switched meanwhile."""
-        mb = self.meter_baud
-        bad = mb != baud
-        self.log.append((time.monotonic(), "echo", baud, mb, len(chunk), bad))
         self.echoed += len(chunk)
-        if bad:
-            self.garbled["to_meter"] += len(chunk)
-            chunk = _garble(chunk, 3)
-        try:
-            self.rig._send("rx optical %s\n" % binascii.hexlify(chunk).decode())
-        except RigError:
-            pass
+        self._to_meter(self._carry("echo", baud, self.meter_baud, chunk, 3, "to_meter"))
 
     def idle(self):
         with self._cv:

@@ -31,7 +31,7 @@ import metercrypto as mc
 from meter.cores.dlms.server import Application, TcpServer, HdlcServer
 from meter.cores.dlms.hdlc import Link
 from meter.cores.dlms.association import SecState
-from meter.cores.dlms.lockout import Lockout
+from meter.common.lockout import Lockout
 from dlms_client import frame
 n = int(sys.argv[1]); what = sys.argv[2]; send = int(sys.argv[3])  # build n, send `send`
 keys = M.make_keys(); st = M.initial_state()

@@ -13,7 +13,7 @@ from meter.cores.dlms import actions as X
 from meter.cores.dlms.server import Application, TcpServer, HdlcServer
 from meter.cores.dlms.hdlc import Link
 from meter.cores.dlms.association import SecState
-from meter.cores.dlms.lockout import Lockout
+from meter.common.lockout import Lockout
 import sample_model as M
 
 try:

@@ -7,7 +7,7 @@ if "tests/dlms" not in sys.path:
 import sample_model as M  # noqa: E402
 from meter.cores.dlms.server import Application, PRE  # noqa: E402
 from meter.cores.dlms.association import SecState  # noqa: E402
-from meter.cores.dlms.lockout import Lockout  # noqa: E402
+from meter.common.lockout import Lockout  # noqa: E402
 
 
 class H:

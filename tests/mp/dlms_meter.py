@@ -9,7 +9,7 @@ from meter.services.supply import SupplyControl
 from meter.services import cosem_model as CM
 from meter.cores.dlms.server import Application
 from meter.cores.dlms.association import SecState, Client
-from meter.cores.dlms.lockout import Lockout
+from meter.common.lockout import Lockout
 from meter.cores.dlms.security import Keys
 from meter.cores.dlms import apdu as A
 from meter.common import timeutil as tu

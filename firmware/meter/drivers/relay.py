@@ -16,12 +16,14 @@
 #
 # Timing (typical latching meter relays, e.g. 80 A / 120 A parts: operate time < 20 ms, recommended
 # pulse 50-100 ms, feedback settled within 10-30 ms after the pulse): pulse_ms 80, settle_ms 40.
-# Never both coils at once. Allocation-free; ms ticks wrap at 2**30 (compared with _tdiff).
+# Never both coils at once. Allocation-free; ms ticks wrap at 2**30 (compared with common.ticks.tdiff).
 try:
     from micropython import const
 except ImportError:  # CPython (host-side tests)
     def const(x):
         return x
+
+from meter.common.ticks import tdiff
 
 DONE = const(1)
 FAILED = const(2)
@@ -31,8 +33,6 @@ _PULSE = const(1)
 _SETTLE = const(2)
 
 
-def _tdiff(a, b):
-    return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
 
 
 class LatchingRelay:
@@ -92,14 +92,14 @@ class LatchingRelay:
         if st == _IDLE:
             return None
         if st == _PULSE:
-            if _tdiff(now, self._t) < self.pulse_ms:
+            if tdiff(now, self._t) < self.pulse_ms:
                 return None
             self.pin_close.value(0)
             self.pin_open.value(0)
             self._t = now
             self._st = _SETTLE
             return None
-        if _tdiff(now, self._t) < self.settle_ms:
+        if tdiff(now, self._t) < self.settle_ms:
             return None
         if self.closed() == self._want:
             self._st = _IDLE

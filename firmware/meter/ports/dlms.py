@@ -17,7 +17,7 @@ from meter.common import events as ev
 from meter.cores.dlms import actions as X
 from meter.cores.dlms.server import Application, TcpServer
 from meter.cores.dlms.association import SecState
-from meter.cores.dlms.lockout import Lockout
+from meter.common.lockout import Lockout
 
 CELL_SIZE = 16
 _MASK = 0x3FFFFFFF

@@ -33,7 +33,7 @@
 from meter.cores.iec62056_21 import session as iec
 from meter.cores.iec62056_21 import framing as F
 from meter.cores.iec62056_21 import readout as ro
-from meter.cores.iec62056_21.lockout import Lockout
+from meter.common.lockout import Lockout
 from meter.cores.iec62056_21.registry import Registry
 from meter.ports import optical_objects as objects
 

@@ -29,12 +29,13 @@
 #   - `inactivity_ms` without a valid frame in NRM -> NDM, event DISCONNECTED (clause 6.4.4.4.3.5
 #     inactivity time-out); detected in poll(now) or the next feed().
 #
-# Time: `now` is a monotonic ms tick that may wrap at 2**30 (all differences go through _tdiff).
+# Time: `now` is a monotonic ms tick that may wrap at 2**30 (all differences go through common.ticks.tdiff).
 # Memory: the receive frame, the transmit frame and the reassembled APDU live in three
 # preallocated buffers; nothing is allocated per byte or per frame.
 from micropython import const
 import struct
 
+from meter.common.ticks import tdiff
 from meter.cores.dlms import fcs as _fcs
 
 FLAG = const(0x7E)
@@ -66,15 +67,11 @@ _WINDOW_RX = const(8)
 DEFAULT_INFO = const(128)
 OVERHEAD = const(15)  # format 2 + dst 4 + src 1 + control 1 + HCS 2 + FCS 2 + 2 flags + spare
 
-_MASK = const(0x3FFFFFFF)
-_HALF = const(0x20000000)
 
 _HUNT = const(0)
 _BODY = const(1)
 
 
-def _tdiff(a, b):
-    return ((a - b + _HALF) & _MASK) - _HALF
 
 
 class Link:
@@ -135,7 +132,7 @@ class Link:
         self._check_idle(now)
         if self.event != NONE:
             return pos
-        if self._state == _BODY and self._n and _tdiff(now, self._t_byte) > self.inter_frame_ms:
+        if self._state == _BODY and self._n and tdiff(now, self._t_byte) > self.inter_frame_ms:
             self._state = _HUNT
         self._t_byte = now
         rxf = self.rxf
@@ -179,7 +176,7 @@ class Link:
         self._check_idle(now)
 
     def _check_idle(self, now):
-        if self.connected and _tdiff(now, self._t_frame) > self.inactivity_ms:
+        if self.connected and tdiff(now, self._t_frame) > self.inactivity_ms:
             self.connected = False
             self._reset_link()
             self.event = DISCONNECTED

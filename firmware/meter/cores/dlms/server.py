@@ -25,6 +25,7 @@
 from micropython import const
 import struct
 
+from meter.common.ticks import tdiff
 from meter.cores.dlms import apdu as A
 from meter.cores.dlms import axdr
 from meter.cores.dlms import actions as X
@@ -55,7 +56,7 @@ class Application:
     def __init__(self, registry, clients, keys, sec, lockout, rand, max_pdu=1024, block_fifo=None,
                  max_set=1024, max_items=axdr.MAX_ITEMS, security_setup_ln=None):
         """registry: objects.Registry (the mapping); clients: association.Client list; keys:
-        security.Keys; sec: association.SecState; lockout: lockout.Lockout (sec, lockout and
+        security.Keys; sec: association.SecState; lockout: common.lockout.Lockout (sec, lockout and
         keys are shared by all instances); rand(n) -> n random bytes (StoC challenges)."""
         self.max_pdu = max_pdu
         self.cipher = Cipher()
@@ -248,7 +249,7 @@ class TcpServer:
         del acts[:]
         if self.t_last is None:
             self.t_last = now
-        if not self.closed and hdlc._tdiff(now, self.t_last) > self.inactivity_ms:
+        if not self.closed and tdiff(now, self.t_last) > self.inactivity_ms:
             self.closed = True
             self.app.release(acts)
             acts.append((X.CLOSE,))

@@ -7,6 +7,7 @@ except ImportError:  # CPython (host-side tests)
         return x
 
 from meter.common.crc import crc32_signed
+from meter.common.ticks import tdiff, tadd  # noqa: F401 (part of this module's API)
 
 SOH = const(1)
 STX = const(2)
@@ -29,17 +30,6 @@ BAUDS = (300, 600, 1200, 2400, 4800, 9600, 19200)
 
 RX_MAX = const(256)  # longest frame accepted (SOH .. ETX); longer ones get (ERROR:LENGTH)
 
-_MASK = const(0x3FFFFFFF)
-_HALF = const(0x20000000)
-
-
-def tdiff(a, b):
-    """a - b for ms tick values that wrap at 2**30 (or any multiple of it)."""
-    return ((a - b + _HALF) & _MASK) - _HALF
-
-
-def tadd(a, d):
-    return (a + d) & _MASK
 
 
 def bcc(data, start=0, end=-1, acc=0):

@@ -110,7 +110,7 @@ from meter.common.text import sanitize
 from meter.cores.iec62056_21.framing import (SOH, STX, ETX, EOT, ACK, NAK, CR, LF, SEND, BAUD, EVENT,
                                              LOCKOUT, WRITE, BAUDS, RX_MAX, tdiff, tadd, bcc,
                                              value_code)
-from meter.cores.iec62056_21.lockout import Lockout
+from meter.common.lockout import Lockout
 from meter.cores.iec62056_21.registry import Registry  # noqa: F401 - the session's object table type
 
 ECHO_MAX = const(128)  # echo ring

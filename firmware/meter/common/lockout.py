@@ -1,14 +1,15 @@
-# IEC 62056-21 programming-mode password lockout (the counter the session consults). Sans-I/O: the
-# session reads `changed` after each password step and returns a (LOCKOUT, record) action, which the
-# port persists before any answer goes out, so a power cut can never give an attacker a free try.
-from meter.cores.iec62056_21.framing import tdiff, tadd
+# Wrong-secret counter and lockout, one policy for every port that checks a secret: the optical
+# port's programming mode (cores/iec62056_21) and the DLMS associations (cores/dlms: LLS password,
+# HLS GMAC, deciphering failures of an AARQ). `max_fails` consecutive failures lock for `base_s`,
+# doubling per further lockout up to `max_s`; a success resets. The counter is incremented BEFORE a
+# secret is checked (a power cut during the check costs a try) and the lockout counts down only
+# while the meter runs (a power cut never shortens it).
+# Sans-I/O: `changed` is set whenever the state to persist changed; the owning session turns it
+# into a persist action before its answer goes out, and clears it.
+from meter.common.ticks import tdiff, tadd
 
 
 class Lockout:
-    """Wrong-password counter and lockout, shared by all access levels. Persist it with
-    dump()/load(); `changed` is set whenever the state to persist changed (the session turns it into
-    a LOCKOUT action and clears it)."""
-
     VERSION = 1
 
     def __init__(self, max_fails=3, base_s=60, max_s=86400):
@@ -21,9 +22,6 @@ class Lockout:
         self._locked = False
         self._load_s = 0  # remaining seconds loaded from storage, started at the next tick
         self.changed = False
-
-    def _changed(self):
-        self.changed = True
 
     def tick(self, now):
         if self._load_s:
@@ -47,12 +45,13 @@ class Lockout:
     def attempt(self):
         """Count a try before checking it (pessimistic); persisted at once."""
         self.fails += 1
-        self._changed()
+        self.changed = True
 
     def success(self):
-        self.fails = 0
-        self.streak = 0
-        self._changed()
+        if self.fails or self.streak:  # after attempt() always: fails >= 1
+            self.fails = 0
+            self.streak = 0
+            self.changed = True
 
     def failure(self, now):
         """The counted try was wrong. Returns the lockout in seconds if one starts, else 0."""
@@ -61,14 +60,12 @@ class Lockout:
         s = self.base_s << self.streak if self.streak < 20 else self.max_s
         if s > self.max_s:
             s = self.max_s
-        self.streak += 1
-        if self.streak > 30:
-            self.streak = 30
+        self.streak = min(self.streak + 1, 30)
         self.fails = 0
         self._load_s = 0
         self._until = tadd(now, s * 1000)
         self._locked = True
-        self._changed()
+        self.changed = True
         return s
 
     def dump(self, now):
@@ -83,9 +80,7 @@ class Lockout:
         if data is None or len(data) != 8 or data[0] != self.VERSION or data[3] != 0:
             raise ValueError("bad lockout record")
         r = data[4] | (data[5] << 8) | (data[6] << 16) | (data[7] << 24)
-        if r > self.max_s:
-            r = self.max_s
         self.fails = data[1]
         self.streak = data[2]
         self._locked = False
-        self._load_s = r
+        self._load_s = min(r, self.max_s)

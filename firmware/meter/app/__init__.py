@@ -50,6 +50,9 @@ _CALENDAR_DEFAULTS = ("config/tariff.json", "firmware/config/tariff.json")
 class App:
     def __init__(self, board):
         self.board = board
+        # the ports' protocol timing: a real-time clock on the sim (the meter clock may run fast or
+        # stand still there), the board clock itself on a real board
+        self.line_clock = getattr(board, "line_clock", None) or board.clock
         cfg = board.config
         self.ready = False
         self.registers = Registers()
@@ -244,7 +247,7 @@ class App:
                    Client(cosem_model.MGMT, mechs=mechs, contexts=(A.CTX_LN, A.CTX_LN_CIPHERED))]
         cell = S.StateCell(CELL_SIZE, self.save)
         self.store.add(SID_DLMS, cell.size, cell.dump_into, cell.load_from)
-        self.dlms = DlmsPort(reg, keys, clients, getattr(self.board, "line_clock", None) or self.board.clock,
+        self.dlms = DlmsPort(reg, keys, clients, self.line_clock,
                              cell, self.events, self.clock, dcfg)
 
     def _restore(self, rejected):
@@ -333,7 +336,7 @@ class App:
         board = self.board
         self.customer = CustomerPort(
             getattr(board, "display", None), getattr(board, "keypad", None), board.pin("button"),
-            getattr(board, "line_clock", None) or board.clock, self.clock, self.credit, self.supply,
+            self.line_clock, self.clock, self.credit, self.supply,
             self.tokens, board.config.get("ui"))
 
     def _build_update(self):
@@ -378,7 +381,7 @@ class App:
                 u.trial_step(self._healthy(), self.clock.now())
             if u.reset_due:
                 # after the commit's ACK has left (the port's reaction time, line ticks)
-                lc = getattr(self.board, "line_clock", None) or bc
+                lc = self.line_clock
                 if due is None:
                     due = lc.ticks_ms()
                 if lc.ticks_diff(lc.ticks_ms(), due) < 1500:

@@ -39,7 +39,7 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
 Public API (a contract; scripts and tests use it): Rig(p1_port, start, time_rate, interp,
 storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen, state_dir,
 p1_pace), start, close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
-set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, optical_port, wire,
+set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, read_p1_newest, optical_port, wire,
 config_dir, storage_path, query, command, registers, register, truth, truth_energy, truth_counts,
 counts_at, counts_per_wh, energy_mwms, load_raw, schedule, meter_log, display, wait_display,
 keypad, press_button, relay, relay_fault, dlms_port, dlms_url. Errors raise RigError.
@@ -814,6 +814,18 @@ class Rig:
                 elif last_len > start and time.monotonic() - last_t >= quiet:
                     break
             return bytes(self._p1_buf[start:])
+
+    def read_p1_newest(self, after, timeout=5.0, quiet=0.3):
+        """The newest complete P1 telegram (text, '/'..CRC CRLF) written after stream position
+        `after`, once the line has been quiet for `quiet` s. After advance() returns, the telegram
+        of the second before may still be on its way through the pty: read_p1(after=mark) can
+        return that one, this returns the last."""
+        buf = self.read_p1_bytes(timeout=timeout, after=after, quiet=quiet)
+        i = buf.rfind(b"/")
+        j = buf.find(b"!", i) if i >= 0 else -1
+        if j < 0 or buf[j + 5:j + 7] != b"\r\n":
+            raise RigError("no complete P1 telegram after position %d: %r" % (after, buf[-80:]))
+        return buf[i:j + 7]
 
     # ----------------------------------------------------------------------------- ground truth
     def truth(self, upto_vms=None):

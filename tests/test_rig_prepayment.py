@@ -53,7 +53,7 @@ def p1_values(rig):
     """The next e-MUCS telegram through dsmr-parser: breaker state and the threshold (kW)."""
     mark = rig.p1_mark()
     rig.advance(1)
-    tg = rig.read_p1(after=mark).decode()
+    tg = rig.read_p1_newest(mark).decode()
     parsed = TelegramParser(telegram_specifications.BELGIUM_FLUVIUS).parse(tg)
     return parsed, tg
 

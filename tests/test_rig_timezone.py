@@ -47,7 +47,7 @@ def p1_local(rig):
     """(local datetime, S/W flag, rate) of the next P1 telegram."""
     mark = rig.p1_mark()
     rig.advance(1)
-    tg = rig.read_p1(after=mark).decode()
+    tg = rig.read_p1_newest(mark).decode()
     m = re.search(r"0-0:1\.0\.0\((\d{12})([SW])\)", tg)
     rate = int(re.search(r"0-0:96\.14\.0\((\d{4})\)", tg).group(1))
     return dt.datetime.strptime(m.group(1), "%y%m%d%H%M%S"), m.group(2), rate, tg

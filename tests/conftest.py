@@ -126,10 +126,21 @@ class MpItem(pytest.Item):
         return self.path, 0, "mp: %s [%s]" % (self.func, self.interp)
 
 
+# The longest test files (seconds of one worker, measured with --durations), started first: xdist
+# hands out whole files (--dist loadfile) in collection order, so a long file collected last keeps
+# one core busy alone at the end (longest-first scheduling shortens `make test` by that tail).
+LONGEST_FIRST = ("test_rig_metrology_exact.py", "test_rig_tariff.py", "test_rig_metrology_powercut.py",
+                 "test_rig_prepayment.py", "test_rig_optical.py", "test_rig_p1_cadence.py",
+                 "test_rig_p1.py", "test_rig_dlms.py", "test_rig_oms.py", "test_qemu_m3.py",
+                 "test_qemu_m0.py")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name.startswith("test_rig_"):
             item.add_marker(pytest.mark.rig)
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda it: rank.get(it.path.name, len(rank)))  # stable: file order kept otherwise
 
 
 def pytest_collect_file(parent, file_path):

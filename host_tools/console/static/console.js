@@ -98,6 +98,8 @@ function show(s) {
   $("powered").className = "badge " + (s.powered ? "on" : "off");
   $("busy").textContent = s.busy ? s.busy + "…" : (s.error || "");
   $("rate").textContent = s.rate;
+  const rin = $("rate-form").rate;
+  if (!rin.dataset.seen) { rin.value = s.rate; rin.dataset.seen = "1"; }  // start from the rig's rate
   if (s.clock) {
     $("clock-local").textContent = s.clock.local;
     $("clock-offset").textContent = s.clock.offset;

@@ -199,3 +199,40 @@ def test_rig_time_rate_changes_live():
         assert rig.now() - t0 >= 1000
         with pytest.raises(ValueError):
             rig.set_time_rate(-1)
+
+
+def test_make_sim_console_survives_a_cut_and_can_be_disabled(tmp_path):
+    """`make sim` with the console: a cut and a restore from the console do not end the sim, its
+    status lines continue; a load set there is kept by the household profile. SIM_CONSOLE=0: no
+    console line."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from conftest import ROOT
+    from test_rig_sim_lab import run_sim
+    env = dict(os.environ, P1_PORT="0", DLMS_PORT="0", SIM_STATUS_S="0.5", SIM_RATE="60",
+               SIM_STATE_DIR=str(tmp_path / "s1"))
+    p = subprocess.Popen([sys.executable, "-m", "host_tools.sim"], stdout=subprocess.PIPE, text=True,
+                         env=env, cwd=ROOT)
+    try:
+        head = [p.stdout.readline() for _ in range(6)]
+        m = re.match(r"console: (\S+) \(token (\S+);", head[5])
+        assert m, head
+        c = type("C", (), {"url": m.group(1), "token": m.group(2)})
+        assert post(c, "load", {"phase": 2, "volts": 230, "amps": 20, "pf": 1}, c.token)[0] == 200
+        assert post(c, "power", {"action": "cut"}, c.token) == (200, {"powered": False})
+        time.sleep(1.5)
+        assert p.poll() is None  # the sim waits for the power, it does not report a dead meter
+        assert post(c, "power", {"action": "restore"}, c.token) == (200, {"powered": True})
+        line = ""
+        end = time.monotonic() + 30
+        while " L2=4.600kW" not in line:  # the status lines go on, with the console's load kept
+            assert time.monotonic() < end, line
+            line = p.stdout.readline()
+            assert line, "sim ended"
+    finally:
+        p.terminate()
+        p.wait(timeout=15)
+    head, status = run_sim(1, SIM_CONSOLE="0", SIM_STATE_DIR=str(tmp_path / "s2"))
+    assert not [h for h in head if h.startswith("console:")] and len(head) == 5

@@ -50,6 +50,10 @@ class Console:
             self._srv = None
         self.sampler.stop()
 
+    def threads(self):
+        """The console's long-lived threads (the sampler and the server loop; bench_console)."""
+        return [t for t in (self.sampler.thread, self._thread) if t is not None]
+
     @property
     def port(self):
         return self._srv.server_address[1]

@@ -62,18 +62,18 @@ class Sampler:
         self.samples_taken = 0
         self._snap = {"powered": False}
         self._stop = threading.Event()
-        self._thread = None
+        self.thread = None
         self._optional = {}  # query -> False once the meter showed it has no such service
         self.busy = ""  # what a control is doing (shown while the rig is away)
 
     def start(self):
-        self._thread = threading.Thread(target=self._loop, name="console-sampler", daemon=True)
-        self._thread.start()
+        self.thread = threading.Thread(target=self._loop, name="console-sampler", daemon=True)
+        self.thread.start()
 
     def stop(self):
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self.thread is not None:
+            self.thread.join(timeout=5)
 
     def snapshot(self):
         snap = dict(self._snap)

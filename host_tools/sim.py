@@ -26,7 +26,8 @@ when SIM_RATE > 1: one P1 telegram per real second whatever SIM_RATE, DSMR 5; vi
 at 1x: one per virtual second, on the meter's second boundaries), SIM_CONSOLE (1, the default:
 serve the web console; 0: not), SIM_CONSOLE_PORT (default 0: any free port). A phase whose load
 the console set keeps it (the household profile leaves it alone until released there); a power
-cut from the console pauses the status lines until the power is back.
+cut from the console pauses the status lines until the power is back; a time rate set there brings
+the P1 pace SIM_P1_PACE's rule gives for it.
 Stop with Ctrl-C.
 """
 import datetime
@@ -96,7 +97,7 @@ def _start_console(rig):
     if os.environ.get("SIM_CONSOLE", "1") == "0":
         return None
     from host_tools.console import Console
-    return Console(rig, port=int(os.environ.get("SIM_CONSOLE_PORT", "0"))).start()
+    return Console(rig, port=int(os.environ.get("SIM_CONSOLE_PORT", "0")), pace_for_rate=_p1_pace).start()
 
 
 def _power_handled(rig, console):

@@ -154,12 +154,12 @@ def test_controls_with_the_token(con):
     assert code == 200 and body["manual"] is True
     assert wait_for(lambda: abs(state(con)["power"]["L3"] - 1.15) < 0.01)  # 230 V x 10 A x 0.5
     assert post(con, "load", {"phase": 3, "auto": True}, t)[1] == {"phase": 3, "manual": False}
-    assert post(con, "rate", {"rate": 600}, t) == (200, {"rate": 600})
+    assert post(con, "rate", {"rate": 600}, t) == (200, {"rate": 600, "p1_pace": "virtual"})
     t0 = rig.now()
     time.sleep(1.0)
     assert 500 <= rig.now() - t0 <= 1500
     assert post(con, "rate", None, raw=("rate=60&token=" + t).encode(),  # the token as a form field
-                ctype="application/x-www-form-urlencoded") == (200, {"rate": 60})
+                ctype="application/x-www-form-urlencoded") == (200, {"rate": 60, "p1_pace": "virtual"})
     assert rig.time_rate == 60
     assert post(con, "keypad", {"keys": "12"}, t) == (200, {"typed": "12"})
     rig.wait_display("ENTER TOKEN")  # the meter's UI took the keys (prepayment config)
@@ -236,3 +236,29 @@ def test_make_sim_console_survives_a_cut_and_can_be_disabled(tmp_path):
         p.wait(timeout=15)
     head, status = run_sim(1, SIM_CONSOLE="0", SIM_STATE_DIR=str(tmp_path / "s2"))
     assert not [h for h in head if h.startswith("console:")] and len(head) == 5
+
+
+def p1_telegrams(rig, seconds):
+    """How many telegrams the meter sends over `seconds` real seconds."""
+    m = rig.p1_mark()
+    time.sleep(seconds)
+    return rig.read_p1_bytes(timeout=0, after=m).count(b"!")
+
+
+def test_rate_control_keeps_p1_at_one_telegram_per_real_second():
+    """Raising the time rate from the console brings real-time P1 pacing with it (`make sim`'s
+    rule, issue 16 defect 2), and lowering it back the virtual cadence; Rig.set_p1_pace on its own
+    switches the cadence live."""
+    from host_tools.sim import _p1_pace
+    with Rig(time_rate=1, p1_pace="virtual") as rig, Console(rig, pace_for_rate=_p1_pace) as c:
+        rig.set_load(1, 230.0, 5.0, 1.0)
+        assert post(c, "rate", {"rate": 3600}, c.token) == (200, {"rate": 3600, "p1_pace": "real"})
+        assert 1 <= p1_telegrams(rig, 3.0) <= 4  # virtual pacing would send ~10000
+        assert post(c, "rate", {"rate": 1}, c.token) == (200, {"rate": 1, "p1_pace": "virtual"})
+        rig.set_time_rate(600)  # bypassing the console: the virtual cadence floods
+        assert p1_telegrams(rig, 1.0) > 20
+        rig.set_p1_pace("real")
+        p1_telegrams(rig, 0.5)  # a telegram started before the switch may still be going out
+        assert 1 <= p1_telegrams(rig, 3.0) <= 4
+        with pytest.raises(ValueError):
+            rig.set_p1_pace("fast")

@@ -18,11 +18,11 @@ from host_tools.console.state import Sampler
 
 
 class Console:
-    def __init__(self, rig, port=0, token=None, period_s=1.0, ring=7200):
+    def __init__(self, rig, port=0, token=None, period_s=1.0, ring=7200, pace_for_rate=None):
         self.rig = rig
         self.token = token or secrets.token_urlsafe(12)
         self.sampler = Sampler(rig, period_s, ring)
-        self.controls = Controls(rig, self.sampler)
+        self.controls = Controls(rig, self.sampler, pace_for_rate)
         self._port = port
         self._srv = None
         self._thread = None

@@ -24,10 +24,13 @@ class Controls:
     """What a POST may do. `manual` holds the phases whose load the console set (a driver such as
     `make sim`'s household profile leaves those alone until released)."""
 
-    def __init__(self, rig, sampler):
+    def __init__(self, rig, sampler, pace_for_rate=None):
         self.rig = rig
         self.sampler = sampler
         self.manual = set()
+        # rate -> "real" | "virtual": the P1 cadence to go with a new time rate (`make sim`'s rule,
+        # so a raised rate does not flood P1); None: the rate control leaves the pace alone
+        self.pace_for_rate = pace_for_rate
 
     def _run(self, what, fn, *args):
         """Run one rig action with the sampler held off (a cut or restore takes seconds)."""
@@ -64,8 +67,16 @@ class Controls:
 
     def rate(self, f):
         r = number(f, "rate", 0, MAX_RATE, int)
-        self._run("changing rate", self.rig.set_time_rate, r)
-        return {"rate": r}
+        self._run("changing rate", self._rate, r)
+        return {"rate": r, "p1_pace": self.rig.p1_pace}
+
+    def _rate(self, r):
+        pace = self.pace_for_rate(r) if self.pace_for_rate else self.rig.p1_pace
+        if pace != self.rig.p1_pace and pace == "real":  # slow P1 down before time speeds up
+            self.rig.set_p1_pace(pace)
+        self.rig.set_time_rate(r)
+        if pace != self.rig.p1_pace:
+            self.rig.set_p1_pace(pace)
 
     def button(self, f):
         self._run("pressing button", self.rig.press_button)

@@ -179,6 +179,17 @@ def test_power_ring_is_bounded():
         assert s.samples_taken >= 8 and len(s.history()) == 5
 
 
+def test_line_rows_merge_alike_pieces():
+    from host_tools.console.state import line_rows
+    pieces = [(1.0, "to_meter", 300, 300, 5, False), (2.0, "to_client", 300, 300, 16, False),
+              (2.5, "to_client", 300, 300, 16, False), (3.0, "to_client", 300, 9600, 4, True),
+              (4.0, "to_client", 300, 300, 2, False)]
+    assert line_rows(pieces, 10.0) == [[9.0, "to_meter", 300, 300, 5, False],
+                                       [7.5, "to_client", 300, 300, 32, False],
+                                       [7.0, "to_client", 300, 9600, 4, True],
+                                       [6.0, "to_client", 300, 300, 2, False]]
+
+
 def test_newest_telegram_skips_a_partial_one():
     a = b"/X5\r\n\r\n1-0:1.8.1(1*kWh)\r\n!ABCD\r\n"
     b = b"/X5\r\n\r\n1-0:1.8.1(2*kWh)\r\n!1234\r\n"
@@ -262,3 +273,40 @@ def test_rate_control_keeps_p1_at_one_telegram_per_real_second():
         assert 1 <= p1_telegrams(rig, 3.0) <= 4
         with pytest.raises(ValueError):
             rig.set_p1_pace("fast")
+
+
+def test_optical_panel_shows_a_peer_readout(con):
+    """The optical panel's figures follow a real readout by the iec62056-21 client."""
+    from test_rig_optical import peer_readout, wait_idle
+    s0 = state(con)
+    datasets, _, _ = peer_readout(con.rig.optical_port)
+    assert datasets
+    wait_idle(con.rig)
+    s1 = wait_for(lambda: (lambda s: s if s["optical_session"]["signons"] > s0["optical_session"]["signons"]
+                           else None)(state(con)))
+    w0, w1 = s0["optical"], s1["optical"]
+    assert w1["clean"]["to_meter"] > w0["clean"]["to_meter"]
+    assert w1["clean"]["to_client"] - w0["clean"]["to_client"] > 500  # the readout's data block
+    dirs = {row[1] for row in w1["log"]}
+    assert {"to_meter", "to_client"} <= dirs and all(len(row) == 6 for row in w1["log"])
+
+
+def test_radio_panel_shows_received_frames():
+    """With the radio on, the snapshot carries the radio port's statistics and frames: a frame
+    coded by the test-side encoder (tests/mp/wmbus_ref.py, EN 13757-4) sent on the rig's air."""
+    import os
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, os.path.join(ROOT, "tests", "mp"))
+    from wmbus_ref import on_air, load_vectors, vector_nocrc
+    with Rig(time_rate=0, config={"radio": {"dup_window": 0, "keep": 8}}) as rig, \
+            Console(rig, period_s=0.2) as c:
+        rig.air.run(5)
+        frame, fmt = vector_nocrc(load_vectors(ROOT + "/")[0])
+        end = rig.air.send(on_air(frame, "C1", fmt), "C1", -60, 200)[1]
+        rig.air.run(max(1, end // 1000 + 3 - rig.air.run(0)))
+        s = wait_for(lambda: (lambda s: s if s.get("radio") and s["radio"]["frames"] else None)(state(c)))
+        assert s["radio"]["stats"]["ok"] >= 1
+        assert bytes.fromhex(s["radio"]["frames"][-1]["hex"])[1:] == frame[1:]
+    with Rig(time_rate=0) as rig, Console(rig, period_s=0.2) as c:
+        assert wait_for(lambda: state(c).get("registers")) and state(c)["radio"] is None

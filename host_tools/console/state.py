@@ -14,7 +14,8 @@ from host_tools.rig import RigError, UNIX_2020
 POWER = (("P", "1-0:1.7.0", "1-0:2.7.0"), ("L1", "1-0:21.7.0", "1-0:22.7.0"),
          ("L2", "1-0:41.7.0", "1-0:42.7.0"), ("L3", "1-0:61.7.0", "1-0:62.7.0"))
 P1_TAIL = 16384  # bytes of the P1 stream looked at for the newest telegram (a telegram is < 2 KB)
-WIRE_LOG = 20  # optical line pieces shown
+WIRE_LOG = 20  # optical line rows shown
+WIRE_SCAN = 400  # newest line pieces merged into them (the meter's replies go out 16 bytes a piece)
 
 
 def scaled(reg):
@@ -147,7 +148,21 @@ class Sampler:
         w = self.rig.wire
         if w is None:
             return None
-        now = time.monotonic()
         return {"port": w.port, "meter_baud": w.meter_baud, "client_baud": w.client_baud(),
                 "clean": dict(w.clean), "garbled": dict(w.garbled), "echoed": w.echoed,
-                "log": [[round(now - t, 1), d, sb, rb, n, bad] for t, d, sb, rb, n, bad in w.log[-WIRE_LOG:]]}
+                "log": line_rows(w.log[-WIRE_SCAN:], time.monotonic())[-WIRE_LOG:]}
+
+
+def line_rows(pieces, now):
+    """The wire's pieces (t, direction, sender baud, receiver baud, bytes, garbled), consecutive ones
+    alike merged: [[s ago of the last, direction, sender baud, receiver baud, bytes, garbled]]."""
+    rows = []
+    for t, d, sb, rb, n, bad in pieces:
+        if rows and rows[-1][1:4] == [d, sb, rb] and rows[-1][5] == bad:
+            rows[-1][0] = t
+            rows[-1][4] += n
+        else:
+            rows.append([t, d, sb, rb, n, bad])
+    for r in rows:
+        r[0] = round(now - r[0], 1)
+    return rows

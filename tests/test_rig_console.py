@@ -122,6 +122,16 @@ def test_writes_without_the_token_are_refused_and_change_nothing(con):
         assert post(con, "rate", {"rate": 0}, token)[0] == 403
         assert post(con, "power", {"action": "cut"}, token)[0] == 403
         assert post(con, "keypad", {"keys": "1#"}, token)[0] == 403
+    # a request for another host name (DNS rebinding) is refused, even with the token
+    for host in ("evil.example:%d" % con.port, "127.0.0.1.nip.io:%d" % con.port):
+        req = urllib.request.Request(con.url + "api/rate", data=b'{"rate": 0}', headers={
+            "Content-Type": "application/json", "X-Console-Token": con.token, "Host": host})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 403
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(con.url + "api/state", headers={"Host": host}))
+        assert e.value.code == 403
     # the token as a form field is the other accepted way; a wrong one there is refused too
     assert post(con, "rate", None, raw=b"rate=0&token=nope", ctype="application/x-www-form-urlencoded")[0] == 403
     time.sleep(1.0)

@@ -7,7 +7,9 @@
                            form; needs the token (header X-Console-Token or field "token"), else
                            403 and nothing happens
 
-Bound to 127.0.0.1 only. Reads need no token: they show what the meter's own ports show anyway.
+Bound to 127.0.0.1 only, and it answers only requests addressed to 127.0.0.1 or localhost (a
+page elsewhere that rebinds its own host name to 127.0.0.1 gets 403). Reads need no token: they
+show what the meter's own ports show anyway.
 """
 import hmac
 import json
@@ -43,7 +45,17 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _foreign(self):
+        """True (and 403 sent) unless the Host header names this server by a loopback name."""
+        port = self.server.server_address[1]
+        if self.headers.get("Host") in ("127.0.0.1:%d" % port, "localhost:%d" % port):
+            return False
+        self._send(403, {"error": "use http://127.0.0.1:%d/" % port})
+        return True
+
     def do_GET(self):
+        if self._foreign():
+            return
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         c = self.console
@@ -92,6 +104,8 @@ class Handler(BaseHTTPRequestHandler):
             return None
 
     def do_POST(self):
+        if self._foreign():
+            return
         c = self.console
         path = urllib.parse.urlsplit(self.path).path
         fields = self._fields()

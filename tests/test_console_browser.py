@@ -5,7 +5,7 @@ A prepayment meter with no credit: the page's keypad takes a vended STS token (o
 host_tools/sts), its button closes the relay, a load set in the page shows up as power and in the
 energy register, a power cut in the page turns the meter off and a restore brings it back. The
 page must raise no script error and load nothing from elsewhere (the server's CSP would block it
-and Chromium reports that as an error). A screenshot goes to build/test-artifacts/console.png."""
+and Chromium reports that as an error). The time rate is changed in the page too. A screenshot goes to build/test-artifacts/console.png."""
 import os
 import shutil
 import time
@@ -99,6 +99,13 @@ def test_console_drives_the_meter_in_chromium(page):
                    "energy did not grow")
         wait_until(lambda: page.locator('#plot polyline[data-series="P"]').count() == 1, "no power plot")
         assert page.inner_text("#manual-1") == "manual"
+
+        # the time rate, live
+        assert page.input_value("#rate-form input[name=rate]") == "60"
+        page.fill("#rate-form input[name=rate]", "120")
+        page.click("#rate-form button[type=submit]")
+        wait_until(lambda: page.inner_text("#rate") == "120", "the rate never changed")
+        assert rig.time_rate == 120
 
         # cut the power in the page, then bring the meter back
         page.click("#cut")

@@ -27,13 +27,6 @@ class Console:
         self._srv = None
         self._thread = None
 
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def start(self):
         self._srv = serve(self, self._port)
         self.sampler.start()
@@ -41,6 +34,11 @@ class Console:
                                         name="console-http", daemon=True)
         self._thread.start()
         return self
+
+    __enter__ = start
+
+    def __exit__(self, *exc):
+        self.close()
 
     def close(self):
         if self._srv is not None:

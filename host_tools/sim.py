@@ -132,9 +132,14 @@ def main():
         print("sim: the meter did not start: %s" % e, file=sys.stderr)
         rig.close()
         return 1
-    console = None
     try:
         console = _start_console(rig)
+    except OSError as e:
+        print("sim: cannot start the console: %s (is SIM_CONSOLE_PORT free? SIM_CONSOLE=0 runs "
+              "without it)" % e, file=sys.stderr)
+        rig.close()
+        return 2
+    try:
         print("p1: %s" % rig.p1_url)
         print("optical: %s" % rig.optical_port)
         print("dlms: %s" % rig.dlms_url)

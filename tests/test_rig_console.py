@@ -255,6 +255,15 @@ def test_make_sim_console_survives_a_cut_and_can_be_disabled(tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=15)
+    # a console port in use: said at once, no traceback
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        r = subprocess.run([sys.executable, "-m", "host_tools.sim"], capture_output=True, text=True,
+                           timeout=60, cwd=ROOT, env=dict(env, SIM_CONSOLE_PORT=str(busy.getsockname()[1]),
+                                                          SIM_STATE_DIR=str(tmp_path / "s3")))
+    assert r.returncode == 2 and "sim: cannot start the console" in r.stderr and "Traceback" not in r.stderr
     head, status = run_sim(1, SIM_CONSOLE="0", SIM_STATE_DIR=str(tmp_path / "s2"))
     assert not [h for h in head if h.startswith("console:")] and len(head) == 5
 

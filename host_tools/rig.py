@@ -13,8 +13,9 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   back into the meter's receiver (``wire.echoed`` counts them). ``wire.cfg_log`` records the meter's
   line settings over time.
 - **The metering front end**: ``set_load(phase, volts, amps, pf)`` feeds the simulated AFE.
-- **Virtual time**: the meter's clock runs at ``time_rate`` x real time (0 = only when advanced);
-  ``advance(seconds)`` fast-forwards it. Every command is acknowledged with the virtual ms at which
+- **Virtual time**: the meter's clock runs at ``time_rate`` x real time (0 = only when advanced;
+  ``set_time_rate(n)`` changes it live, ``set_p1_pace()`` the P1 cadence); ``advance(seconds)``
+  fast-forwards it. Every command is acknowledged with the virtual ms at which
   it took effect, so ``truth()`` is exact.
 - **Power**: ``power_cut()`` kills the interpreter (optionally after raising the power-fail signal,
   or in the middle of a storage write); ``power_restore()`` restarts it on the same storage file.
@@ -38,7 +39,7 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
 
 Public API (a contract; scripts and tests use it): Rig(p1_port, start, time_rate, interp,
 storage, config, rtc_backup, heap, boot_timeout, p1_request, optical_echo, mpy, frozen, state_dir,
-p1_pace), start, close, the context-manager protocol, set_load, advance, now, now_unix, power_cut, power_restore,
+p1_pace), start, close, the context-manager protocol, set_load, advance, set_time_rate, set_p1_pace, now, now_unix, power_cut, power_restore,
 set_pin, outputs, p1_url, p1_port, p1_mark, read_p1, read_p1_bytes, read_p1_newest, optical_port, wire,
 config_dir, storage_path, query, command, registers, register, truth, truth_energy, truth_counts,
 counts_at, counts_per_wh, energy_mwms, load_raw, schedule, meter_log, display, wait_display,
@@ -718,6 +719,26 @@ class Rig:
             raise ValueError("time only goes forward; set the meter clock to step it back")
         timeout = 30 + ms / 1000.0 / 20000.0
         return self._cmd("adv", str(ms), timeout=timeout)[0]
+
+    def set_time_rate(self, rate):
+        """Change time_rate live (virtual seconds per real second; 0 = only when advanced). P1
+        keeps the pacing the meter booted with (p1_pace)."""
+        rate = int(rate)
+        if rate < 0:
+            raise ValueError("time_rate must be >= 0")
+        self.time_rate = rate  # also the rate of the next boot and of an outage's length
+        if self.powered:
+            return self._cmd("rate", str(rate))[0]
+
+    def set_p1_pace(self, pace):
+        """Change p1_pace live ("virtual" | "real", see __init__); also the pace of the next boot."""
+        if pace not in ("virtual", "real"):
+            raise ValueError("p1_pace must be 'virtual' or 'real'")
+        self.p1_pace = pace
+        if self.powered:
+            r = self.command("p1_pace", pace)
+            if r is not True:
+                raise RigError("meter refused p1_pace: %r" % (r,))
 
     def set_pin(self, name, value):
         if name == "p1_req":

@@ -7,8 +7,9 @@ Prints its endpoints, one per line (a contract; scripts parse them):
     dlms: tcp://127.0.0.1:<port>
     credentials: <file> (lab optical passwords; METER_SIM_CONFIG=<file> overrides)
     state: <dir> (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)
+    console: http://127.0.0.1:<port>/ (token <token>; SIM_CONSOLE=0 disables)
 
-then a status line every few seconds:
+(the console line only with the web console on, host_tools/console) then a status line every few seconds:
 
     status: <meter's local date time zone> P=<n>kW L1=<n>kW L2=<n>kW L3=<n>kW import=<n>kWh export=<n>kWh tariff=<n>
 
@@ -22,7 +23,11 @@ default 1), SIM_STATUS_S (status period in real seconds, default 5), SIM_INTERP 
 SIM_STATE_DIR (default .sim/ in the repo: the storage image flash.bin and the firmware log meter.log),
 SIM_FRESH=1 (delete that state first: registers start from zero), SIM_P1_PACE (real, the default
 when SIM_RATE > 1: one P1 telegram per real second whatever SIM_RATE, DSMR 5; virtual, the default
-at 1x: one per virtual second, on the meter's second boundaries).
+at 1x: one per virtual second, on the meter's second boundaries), SIM_CONSOLE (1, the default:
+serve the web console; 0: not), SIM_CONSOLE_PORT (default 0: any free port). A phase whose load
+the console set keeps it (the household profile leaves it alone until released there); a power
+cut from the console pauses the status lines until the power is back; a time rate set there brings
+the P1 pace SIM_P1_PACE's rule gives for it.
 Stop with Ctrl-C.
 """
 import datetime
@@ -87,6 +92,20 @@ def _status_line(rig, dt, force=False):
                                                               rig.query("rate") or 0))
 
 
+def _start_console(rig):
+    """The web console on SIM_CONSOLE_PORT unless SIM_CONSOLE=0; None when off."""
+    if os.environ.get("SIM_CONSOLE", "1") == "0":
+        return None
+    from host_tools.console import Console
+    return Console(rig, port=int(os.environ.get("SIM_CONSOLE_PORT", "0")), pace_for_rate=_p1_pace).start()
+
+
+def _power_handled(rig, console):
+    """True while the console has the power off or is cutting or restoring it (a RigError then
+    means no power, not a dead meter)."""
+    return console is not None and (not rig.powered or bool(console.sampler.busy))
+
+
 def main():
     port = int(os.environ.get("P1_PORT", "8088"))
     rate = int(os.environ.get("SIM_RATE", "1"))
@@ -114,25 +133,52 @@ def main():
         rig.close()
         return 1
     try:
+        console = _start_console(rig)
+    except OSError as e:
+        print("sim: cannot start the console: %s (is SIM_CONSOLE_PORT free? SIM_CONSOLE=0 runs "
+              "without it)" % e, file=sys.stderr)
+        rig.close()
+        return 2
+    try:
         print("p1: %s" % rig.p1_url)
         print("optical: %s" % rig.optical_port)
         print("dlms: %s" % rig.dlms_url)
         print("credentials: %s (lab optical passwords; METER_SIM_CONFIG=<file> overrides)" % creds)
         print("state: %s (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)" % state)
+        if console is not None:
+            print("console: %s (token %s; SIM_CONSOLE=0 disables)" % (console.url, console.token))
         sys.stdout.flush()
         last_slot = None
         next_status = time.monotonic()
         first_by = next_status + 10  # hold the first status until a tick with load, at most 10 s
         while not stop:
-            now = rig.now()
+            if _power_handled(rig, console):  # cut from the console: wait for its restore
+                time.sleep(0.2)
+                continue
+            try:
+                now = rig.now()
+            except RigError:
+                if not _power_handled(rig, console):
+                    raise
+                continue
             hour, dt = _local_hour(now)
             slot = int(hour * 12)  # change loads every 5 minutes of virtual time
             if slot != last_slot:
                 last_slot = slot
                 for ph, (v, a, pf) in enumerate(household(hour, dt.toordinal()), 1):
-                    rig.set_load(ph, v, a, pf)
+                    if console is None or ph not in console.controls.manual:
+                        try:
+                            rig.set_load(ph, v, a, pf)
+                        except RigError:  # kept by the rig for the next power-on
+                            if not _power_handled(rig, console):
+                                raise
             if time.monotonic() >= next_status:
-                line = _status_line(rig, dt)
+                try:
+                    line = _status_line(rig, dt)
+                except RigError:
+                    if not _power_handled(rig, console):
+                        raise
+                    continue
                 if line is not None or time.monotonic() > first_by:
                     # the period counts from the first line (however long it was held back)
                     next_status = (next_status if first_by == 0 else time.monotonic()) + period
@@ -146,6 +192,8 @@ def main():
         print("sim: the meter stopped: %s" % e, file=sys.stderr)
         return 1
     finally:
+        if console is not None:
+            console.close()
         rig.close()
     return 0
 

@@ -79,6 +79,7 @@ def test_rig_stops_everything_it_started():
 def test_sim_prints_endpoints_and_status(tmp_path):
     """`make sim`'s output contract: the endpoint lines, then status lines."""
     import json
+    import re
     import subprocess
     import sys
     import time
@@ -92,7 +93,13 @@ def test_sim_prints_endpoints_and_status(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "host_tools.sim"], stdout=subprocess.PIPE, text=True,
                          env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        lines = [p.stdout.readline().strip() for _ in range(6)]
+        lines = [p.stdout.readline().strip() for _ in range(7)]
+        # the web console line (on by default): its page and API answer on that URL
+        import urllib.request
+        cm = re.fullmatch(r"console: (http://127\.0\.0\.1:\d+/) \(token (\S+); SIM_CONSOLE=0 disables\)", lines[5])
+        assert cm, lines[5]
+        with urllib.request.urlopen(cm.group(1) + "api/state", timeout=10) as r:
+            assert json.load(r)["powered"] is True
         # the lab credentials printed at start log in to the optical port (issue 16, defect 1)
         creds = lines[3].split()[1]
         with open(creds) as f:
@@ -111,10 +118,9 @@ def test_sim_prints_endpoints_and_status(tmp_path):
     assert lines[4] == "state: %s (registers and meter log kept across runs; SIM_FRESH=1 starts fresh)" % (
         tmp_path / "state")
     # the status line: units, time zone, tariff=, and no zeros line before the loads start
-    import re
     m = re.fullmatch(r"status: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST) P=(-?\d+\.\d{3})kW L1=(-?\d+\.\d{3})kW "
                      r"L2=(-?\d+\.\d{3})kW L3=(-?\d+\.\d{3})kW import=\d+\.\d{3}kWh export=\d+\.\d{3}kWh "
-                     r"tariff=[12]", lines[5])
-    assert m, lines[5]
+                     r"tariff=[12]", lines[6])
+    assert m, lines[6]
     p_kw, phases = float(m.group(2)), [float(m.group(i)) for i in (3, 4, 5)]
-    assert any(phases) and abs(p_kw - sum(phases)) < 0.003, lines[5]
+    assert any(phases) and abs(p_kw - sum(phases)) < 0.003, lines[6]

@@ -23,6 +23,7 @@
 #   rig -> meter: load <seq> <phase> <mV> <mA> <p_mW> <q_mvar> | adv <seq> <ms> | rx <uart> <hex>
 #                 pin <seq> <name> <0|1> | get <seq> <what> | fault <seq> <kind> <arg> | ping <seq>
 #                 keys <seq> <hex> (typed on the keypad) | set <seq> <what> ... | sched ...
+#                 rate <seq> <n> (virtual ms per real ms from now on)
 #   meter -> rig: hello unix_sim <vms> | ok <seq> <vms> [json] | err <seq> <reason>
 #                 tx <uart> <hex> | cfg <uart> <baud> <bits> <parity> <stop> | out <pin> <0|1>
 #                 log <text> | hit <fault> | rtc <epoch> | relay <0|1> <vms> | disp <hex lines>

@@ -165,6 +165,9 @@ class RigLink:
             self._reply(w[1])
         elif cmd == "sched":
             self._sched(w[1], int(w[2]), w[3] if len(w) > 3 else "")
+        elif cmd == "rate":
+            self.board.clock.set_rate(int(w[2]))
+            self._reply(w[1])
         elif cmd == "ping":
             self._reply(w[1])
         else:

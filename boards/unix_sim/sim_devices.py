@@ -33,6 +33,11 @@ class SimClock:
         self._update()
         self.vms += ms
 
+    def set_rate(self, rate):
+        """Change the rate live (the rig's `rate` command): time so far is kept at the old rate."""
+        self._update()
+        self.rate = rate
+
     def time(self):
         return self.epoch + self.sim_ms() // 1000
 

@@ -8,6 +8,9 @@ PKGS="build-essential pkg-config libffi-dev libmbedtls-dev dpkg-dev gcc-multilib
 # the C++ runtime (the pico-sdk build of the RP2040 image, `make images`).
 PKGS="$PKGS gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib cmake \
  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-user qemu-system-arm"
+# The web console's browser test (tests/test_console_browser.py): headless Chromium, driven by
+# Playwright from the venv.
+PKGS="$PKGS chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -4,7 +4,7 @@
 #   hooks = SimHooks(app); board.attach(hooks)
 #   hooks.query(what, args)    -> JSON-able answer of the rig's `get <what>` (diagnostics, registers)
 #   hooks.command(what, args)  -> JSON-able answer of the rig's `set <what>` (save, settime, text,
-#                                 submeter)
+#                                 submeter, p1_pace)
 #   hooks.fast_forward(ms)     jump virtual time, ticking the metering in steps
 #   hooks.run_ticks(ms, tick_ms)  move virtual time with a tick at every multiple of tick_ms
 #
@@ -199,6 +199,14 @@ class SimHooks:
     def command(self, what, args):
         f = getattr(self, "_c_" + what, None)
         return f(args) if f is not None else None
+
+    def _c_p1_pace(self, args):
+        # real | virtual: the P1 cadence live (a rig whose time rate changes: host_tools/console)
+        p = self.app.p1
+        if p is None or not args or args[0] not in ("real", "virtual"):
+            return {"error": "p1_pace: real or virtual, on a meter with P1"}
+        p.set_pace(self.app.board.line_clock if args[0] == "real" else None)
+        return True
 
     def _c_topup(self, args):
         # amount [source]: a top-up through the one credit API (source 3 = test by default)

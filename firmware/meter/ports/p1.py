@@ -120,6 +120,12 @@ class P1Port:
         self._pace_ms = self.period * 1000
         self._due = None  # pace: ticks_ms at which the next telegram is due (None: at once)
 
+    def set_pace(self, pace):
+        """Change the cadence live (see `pace` above): a real-time ticks clock, or None for the
+        meter clock's seconds. The next telegram is due at once."""
+        self.pace = pace
+        self._due = None
+
     def busy(self):
         """True while a telegram is being written."""
         return self._off < self._n

@@ -61,7 +61,7 @@ class Sampler:
         self.lock = threading.Lock()
         self.samples = collections.deque(maxlen=ring)  # (meter s, P, L1, L2, L3) in kW
         self.samples_taken = 0
-        self._snap = {"powered": False}
+        self._snap = {"powered": False, "rate": rig.time_rate}  # until the first sample
         self._stop = threading.Event()
         self.thread = None
         self._optional = {}  # query -> False once the meter showed it has no such service

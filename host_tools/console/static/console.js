@@ -99,7 +99,8 @@ function show(s) {
   $("busy").textContent = s.busy ? s.busy + "…" : (s.error || "");
   $("rate").textContent = s.rate;
   const rin = $("rate-form").rate;
-  if (!rin.dataset.seen) { rin.value = s.rate; rin.dataset.seen = "1"; }  // start from the rig's rate
+  // start from the rig's rate (once the sampler has taken its first sample)
+  if (!rin.dataset.seen && typeof s.rate === "number") { rin.value = s.rate; rin.dataset.seen = "1"; }
   if (s.clock) {
     $("clock-local").textContent = s.clock.local;
     $("clock-offset").textContent = s.clock.offset;

@@ -361,6 +361,9 @@ class App:
                                         trial_s=ucfg.get("trial_s", 120))
         u.boot(state, self.clock.now())
         u.register(self.optical.session.registry)
+        if self.dlms is not None:  # image transfer (IC 18) over DLMS on the same service
+            from meter.services import cosem_model
+            cosem_model.add_update(self.dlms.registry, u)
         self.customer.ident = (("LEGAL SW " + u.legal_version)[:16], u.legal_checksum or "NONE")
         self._health_t0 = self.metering.last_tick
 

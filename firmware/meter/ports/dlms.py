@@ -109,7 +109,7 @@ class DlmsPort:
                 self.keys.lls[a[1]] = a[2]
             elif k == X.EVENT:
                 code = _LOGGED.get(a[1])
-                if code is not None:
+                if code is not None and not (a[2] == 18 and a[3][6] == 2):  # not every image block
                     self.events.add(self.clock.now(), code, a[2], 0)
         return True
 

@@ -114,6 +114,11 @@ def _safe_path(p):
     return True
 
 
+def manifest_id(data):
+    """The manifest's identification: its SHA-256, first 8 bytes, 16 upper-case hex digits."""
+    return binascii.hexlify(hashlib.sha256(data).digest()[:8]).decode().upper()
+
+
 def parse_header(hdr):
     """(manifest bytes, {key id: signature}, header length) of a complete header; Refused."""
     if len(hdr) < 9 or hdr[:4] != MAGIC:
@@ -252,7 +257,7 @@ class UpdateService:
                     m = Manifest(data)
                     self.version, self.counter = m.version, m.counter
                     self.legal_version, self.legal_checksum = m.legal_version, m.legal_checksum
-                    self.manifest_id = binascii.hexlify(hashlib.sha256(data).digest()[:8]).decode().upper()
+                    self.manifest_id = manifest_id(data)
                 except Refused:
                     self._say("installed manifest unreadable")
             if state == "rb":
@@ -401,10 +406,13 @@ class UpdateService:
         return 0 if self.man is None else self._hdr_total + self.man.body
 
     # ------------------------------------------------------------------ commit
+    def complete(self):
+        return self.man is not None and self._fi >= len(self.man.files)
+
     def commit(self, crc_text):
-        """Verify the staged package whole, install it into the other slot, switch. ValueError."""
+        """The optical commit: the whole package's CRC-32, then switch(). ValueError."""
         try:
-            if self.man is None or self._fi < len(self.man.files):
+            if not self.complete():
                 raise Refused(R_SIZE, "SIZE: package incomplete (%d bytes)" % self.staged)
             try:
                 want = int(crc_text, 16) if crc_text and len(crc_text) == 8 else -1
@@ -412,6 +420,29 @@ class UpdateService:
                 want = -1
             if want != self.crc:
                 raise Refused(R_CRC, "CRC: staged bytes have %08X" % self.crc)
+        except Refused as e:
+            self._refuse(e, self.man.counter if self.man is not None else 0)
+        self.switch()
+
+    def verify(self):
+        """The staged package verified whole from flash (signature, then every file's hash):
+        (manifest, manifest id, firmware-key signature); ValueError (refused, staging removed)."""
+        try:
+            if not self.complete():
+                raise Refused(R_SIZE, "SIZE: package incomplete (%d bytes)" % self.staged)
+            m = self._verify_stage()
+        except Refused as e:
+            self._refuse(e, self.man.counter if self.man is not None else 0)
+        except OSError as e:
+            self._refuse(Refused(R_STORAGE, "STORAGE: %s" % (e,)))
+        return m, manifest_id(self._mdata), self._sigs.get(KEY_FIRMWARE)
+
+    def switch(self):
+        """Verify the staged package whole, install it into the other slot, switch (the reboot
+        follows: reset_due). ValueError."""
+        try:
+            if not self.complete():
+                raise Refused(R_SIZE, "SIZE: package incomplete (%d bytes)" % self.staged)
             m = self._verify_stage()
             new = "b" if self.slot == "a" else "a"
             self._install(m, new)
@@ -450,6 +481,7 @@ class UpdateService:
             if f.read(1):
                 raise Refused(R_SIZE, "SIZE: bytes after the last file")
         self._mdata = mdata
+        self._sigs = sigs
         return m
 
     def _hash_stream(self, f, size, buf, out=None):

@@ -127,3 +127,34 @@ def test_power_cuts_upload_and_switch(interp, tmp_path):
         if r["budget"] < m["upload"]:
             assert r["boot"] == "1.0.0", r  # a cut in the upload never changes the firmware
     assert 0 < switched_at_boot < 30  # cuts fall before and after the pointer's rename
+
+
+@pytest.mark.parametrize("interp", ["unix", "unix32"])
+def test_key_rotation_by_signed_manifest(interp, tmp_path):
+    """A manifest signed by the current firmware key carries next_key: once that firmware is
+    confirmed the meter takes only the new key (the old one is retired); a rollback keeps the old
+    key; a package signed by an unknown key is refused either way."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from host_tools.update.keys import public_hex
+    from update_support import FW_KEY
+    new = Ed25519PrivateKey.generate()
+    new_pub = public_hex(new)
+
+    def pkg(tag, version, counter, key, next_key=None):
+        data = P.build(small_tree(tag), "unix_sim", version, counter, micropython="1.25.0", mpy="6.3",
+                       next_key=next_key)
+        return P.sign(data, key)
+
+    pk = {"rotate": pkg(b"2", "1.1.0", 6, FW_KEY, new_pub), "by_old": pkg(b"3", "1.2.0", 7, FW_KEY),
+          "by_unknown": pkg(b"3", "1.2.0", 7, OTHER_KEY), "by_new": pkg(b"3", "1.2.0", 7, new)}
+    ok, hang = _run(interp, tmp_path, {"rotate": [True, False]}, pk)
+    assert ok["step"] == "confirmed" and ok["key"] == new_pub and ok["cut_restored"] is True, ok
+    conf = [e for e in ok["events"] if e[1] == UPDATE_CONFIRMED]
+    assert [e[3] for e in conf] == [int(new_pub[:7], 16)]
+    assert ok["res"]["by_old"].startswith("SIGNATURE") and ok["res"]["by_unknown"].startswith("SIGNATURE")
+    assert ok["res"]["by_new"] is None and ok["version"] == "1.2.0"
+    # the trial never confirmed: rolled back, the key not rotated, the old key still signs
+    assert hang["step"] == "rollback" and hang["key"] is None, hang
+    assert hang["res"]["by_unknown"].startswith("SIGNATURE")
+    assert hang["res"]["by_old"] is None and hang["version"] == "1.2.0"
+    assert hang["res"]["by_new"].startswith("SIGNATURE")  # after by_old switched: new key unknown

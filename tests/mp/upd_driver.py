@@ -233,6 +233,52 @@ def case_trial(job, data, healthy):
     rmtree(root)
 
 
+def _try(s, data):
+    try:
+        push(s, data)
+        return None
+    except ValueError as e:
+        return str(e)
+
+
+def _reboot(job, root, clk):
+    bootsel.select(root, path=[])
+    return service(job, root, clock=clk)
+
+
+def case_rotate(job, pk, healthy):
+    """A package carrying next_key, then its trial (confirmed or hung); afterwards which keys the
+    meter takes: old-key, unknown-key and new-key signed packages."""
+    root = job["work"] + "/k"
+    copytree(job["flash"], root)
+    clk = Clock()
+    s, _ = service(job, root, clock=clk)
+    push(s, pk["rotate"])
+    s, ev = _reboot(job, root, clk)
+    step = None
+    for t in range(1001, 1040):
+        clk.t = t
+        step = s.trial_step(healthy, t)
+        if step:
+            break
+    s, ev2 = _reboot(job, root, clk)
+    key_file = U.read_bytes(root + "/update_key")
+    evs = [list(ev.get(k)) for k in range(len(ev))] + [list(ev2.get(k)) for k in range(len(ev2))]
+    cut_restored = None
+    if key_file:
+        os.remove(root + "/update_key")  # a power cut between the confirmation and the key write
+        s, _ = service(job, root, clock=clk)
+        cut_restored = U.read_bytes(root + "/update_key") == key_file
+    res = {}
+    for name in ("by_old", "by_unknown", "by_new"):
+        res[name] = _try(s, pk[name])
+        if res[name] is None:
+            s, _ = _reboot(job, root, clk)
+    out(case="rotate", mode=healthy, step=step, key=key_file.decode() if key_file else None,
+        events=evs, cut_restored=cut_restored, res=res, version=slot_state(root)[0])
+    rmtree(root)
+
+
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
@@ -257,6 +303,8 @@ def main():
         s.commit("%08X" % U.crc32(pk["good"]))
         out(case="measure", upload=upload, total=fs.used)
         rmtree(root)
+    for healthy in job.get("rotate", ()):
+        case_rotate(job, pk, healthy)
     for b in job.get("cuts", ()):
         case_cut(job, b, pk["good"])
     print("@@END")

@@ -42,7 +42,7 @@ def packages():
 @pytest.fixture()
 def meter(packages):
     cfg = {"keys": dict(KEYS, dlms_ek=EK.hex(), dlms_ak=AK.hex()), "dlms": {"tcp_port": free_port()},
-           "update": {"trial_s": 20}}
+           "update": {"trial_s": 20}, "p1": {"profile": "emucs"}}
     rig = Rig(time_rate=0, config=cfg)
     fb = FlashBoot(rig)
     fb.deploy(packages[0])
@@ -113,6 +113,16 @@ def _ident(rig):
     return out
 
 
+def _p1_fw(rig):
+    """The e-MUCS P1 firmware lines, parsed by dsmr-parser (BELGIUM_FLUVIUS + those lines)."""
+    from test_p1_parser import fw_parser
+    mark = rig.p1_mark()
+    rig.advance(2)
+    tg = rig.read_p1_newest(mark)
+    p = fw_parser().parse(tg if isinstance(tg, str) else tg.decode("ascii"), throw_ex=True)
+    return [getattr(p, "FW_%d" % k).value for k in range(4)]
+
+
 def _events(rig, code):
     return [e for e in rig.query("events") if e[1] == code]
 
@@ -123,6 +133,8 @@ def test_image_transfer_resume_verify_activate(meter, packages):
     v1, v2 = packages
     before = _ident(rig)
     assert before["0-0:0.2.0"] == "1.0.0" and len(before["1-0:0.2.8"]) > 8
+    p1 = _p1_fw(rig)  # P1 (e-MUCS) carries the same identification
+    assert p1[1] == before["1-0:0.2.8"] and p1[2] == "1.0.0" and len(p1[3]) == 16
     rig.advance(60)
     e1 = rig.register("1-0:1.8.0")[0]
     assert e1 > 0
@@ -181,6 +193,7 @@ def test_image_transfer_resume_verify_activate(meter, packages):
     assert fb.pointer() == ["b", "b", "ok", "0"]
     after = _ident(rig)
     assert after["0-0:0.2.0"] == "1.2.0" and after["1-0:0.2.8"] == before["1-0:0.2.8"]
+    assert _p1_fw(rig)[1:3] == [before["1-0:0.2.8"], "1.2.0"]
     g = _mgmt(rig)
     try:
         assert _read(g, 6).imageTransferStatus == ACTIVATED

@@ -7,13 +7,18 @@
 #   n = b.build_into(buf, snap, fc=None)      fc: smarty frame counter (the P1 service owns it)
 #   buf[:n] is the telegram (smarty: the DLMS general-glo-ciphering frame)
 #   b.period                                  seconds between telegrams for the profile
+#   b.set_firmware(legal_v, legal_c, fw_v, fw_id)  e-MUCS firmware lines (at boot: re-lays out the
+#                                             template once; other profiles ignore it)
 #
 # Profiles (object lists follow the public specs; order as in their tables and examples):
 #   dsmr5   DSMR 5.0.2 table 6-3, every object: 1-3:0.2.8(50), 0-0:1.0.0, 0-0:96.1.1, 1-0:1.8.1/2,
 #           2.8.1/2, 0-0:96.14.0, 1-0:1.7.0, 2.7.0, 0-0:96.7.21, 96.7.9, 1-0:99.97.0, sags and
 #           swells L1..L3, 0-0:96.13.0, V/I/+P/-P per phase, M-Bus 0-n:24.1.0/96.1.0/24.2.1. 1 s.
 #   dsmr4   DSMR 4.2.2: version 42, adds 0-0:96.13.1 (empty), no voltages. 10 s.
-#   emucs   e-MUCS H 1.7 (Fluvius): 0-0:96.1.4(50217), 0-0:96.1.1, 1-0:1.4.0, 1-0:1.6.0,
+#   emucs   e-MUCS H 1.7 (Fluvius): 0-0:96.1.4(50217), 0-0:96.1.1, [firmware identification:
+#           1-0:0.2.0 / 1-0:0.2.8 the legally relevant part's version / checksum, 1-1:0.2.0 /
+#           1-1:0.2.8 the firmware's version / manifest id, once set_firmware() gave them],
+#           1-0:1.4.0, 1-0:1.6.0,
 #           0-0:98.1.0, currents F5(2,2), 0-0:96.3.10 breaker, 0-0:17.0.0 limiter (kW),
 #           1-0:31.4.0 fuse threshold, M-Bus ids 0-n:96.1.1, gas 0-n:24.2.3. 1 s.
 #   smarty  LU P1 1.1.3 table 3.1 (as dsmr-parser's MSN expects): 1-3:0.2.8(42), 0-0:42.0.0,
@@ -136,6 +141,13 @@ def _bytes_cfg(v, n, what):
     return v
 
 
+def _p1_text(t):
+    out = []
+    for ch in t[:32]:
+        out.append(ch if ch.isdigit() or ch.isalpha() and ord(ch) < 0x7F or ch in ".-" else "-")
+    return "".join(out) or "NONE"
+
+
 class P1Builder:
     def __init__(self, profile, config=None):
         cfg = config or {}
@@ -147,9 +159,21 @@ class P1Builder:
         self.profile = profile
         flag, ident, version, eid = self._options(profile, cfg)
         self._security(profile, cfg)
+        self._fw = None
+        self._lay = (flag, ident, version, eid, self._thresholds(cfg))
         self._init_state(profile)
-        self._layout(profile, flag, ident, version, eid, self._thresholds(cfg))
+        self._layout(profile, *self._lay)
         self._make_pieces()
+
+    def set_firmware(self, legal_version, legal_checksum, version, manifest_id):
+        """The e-MUCS firmware identification lines. Texts: at most 32 characters of letters,
+        digits, '.' and '-' (any other becomes '-': P1 parsers such as dsmr-parser take no
+        more in a value); empty -> "NONE". Lays the template out again: call at boot only."""
+        if self.profile != "emucs":
+            return
+        self._fw = tuple(_p1_text(t) for t in (legal_version, legal_checksum, version, manifest_id))
+        self._init_state(self.profile)
+        self._layout(self.profile, *self._lay)
 
     def _options(self, profile, cfg):
         """Validate the general options; returns the header and identity texts."""
@@ -305,6 +329,10 @@ class P1Builder:
                     line = obis + "(" + hexstr(eid) + ")\r\n"
                 elif extra == "version":
                     line = obis + "(" + version + ")\r\n"
+                elif type(extra) is int:  # FW_*: the firmware identification
+                    if self._fw is None:
+                        continue
+                    line = obis + "(" + self._fw[extra] + ")\r\n"
                 elif extra == "thresholds":
                     e = thr[1]
                     es = ("-%02d" % -e) if e < 0 else ("%03d" % e)

@@ -158,3 +158,41 @@ def test_key_rotation_by_signed_manifest(interp, tmp_path):
     assert hang["res"]["by_unknown"].startswith("SIGNATURE")
     assert hang["res"]["by_old"] is None and hang["version"] == "1.2.0"
     assert hang["res"]["by_new"].startswith("SIGNATURE")  # after by_old switched: new key unknown
+
+
+@pytest.mark.parametrize("interp", ["unix", "unix32"])
+def test_image_transfer_object_on_the_update_service(interp, tmp_path):
+    """Image transfer (IC 18, services/cosem_image.py) methods as the DLMS server calls them:
+    refusals with their action-result codes, blocks in order only, a resume after a power cut at
+    the first missing block, verify, activate (the switch), the status across the reboot and the
+    trial's confirmation, a tampered block failing the image with nothing switched."""
+    TEMPORARY_FAILURE, READ_WRITE_DENIED, TYPE_UNMATCHED, DATA_BLOCK_NUMBER_INVALID, OTHER_REASON = 2, 3, 12, 19, 250
+    good = package(small_tree(b"2"), "1.1.0", 6)
+    nb = (len(good) + 511) // 512
+    assert nb >= 6
+    bad = bytearray(package(small_tree(b"3"), "1.2.0", 7))
+    bad[-10] ^= 0x40  # the last file: refused at the package's last block
+    (r,) = _run(interp, tmp_path, {"image": True}, {"good": good, "bad_block": bytes(bad)})
+    st = {x[0]: x[1:] for x in r["steps"]}
+    assert st["before_init"] == [TEMPORARY_FAILURE, 0]
+    assert st["bad_params"] == [TYPE_UNMATCHED, TYPE_UNMATCHED, OTHER_REASON]
+    assert st["disabled"] == [READ_WRITE_DENIED]
+    assert st["init"] == [0, 1, 0]
+    blocks, first, status, bits = st["blocks"]
+    assert blocks == [0, 0, 0, 0, DATA_BLOCK_NUMBER_INVALID, TYPE_UNMATCHED, OTHER_REASON]
+    assert first == 3 and status == 1 and bits == nb
+    assert st["resumed"] == [1, 3, 0, 3]
+    res, all_in, nbits, hexbits = st["rest"]
+    assert res == [0] * (nb - 3) and all_in and nbits
+    want = (((1 << nb) - 1) << ((8 - nb % 8) % 8)).to_bytes((nb + 7) // 8, "big").hex()
+    assert hexbits == want  # bit 0 = block 0, the first (most significant) bit
+    assert st["verify"] == [0, 3, len(good)]
+    assert st["activate"] == [0, 5, True, ["b", "a", "trial", 0]]
+    assert st["trial"] == [5, "1.1.0"] and st["confirmed"] == [6]
+    assert st["bad_init"] == [0]
+    res, status, verify, activate, pointer, stage, events = st["bad"]
+    assert res[:-1] == [0] * (len(res) - 1) and res[-1] == OTHER_REASON
+    assert status == 4 and verify == OTHER_REASON and activate == OTHER_REASON
+    assert pointer == ["b", "b", "ok", 0] and stage is False
+    assert [UPDATE_REJECTED, R_FILE] in events and [UPDATE_SWITCHED, 6] not in events
+    assert st["restart"] == [0, 1, 0, 0]

@@ -279,6 +279,80 @@ def case_rotate(job, pk, healthy):
     rmtree(root)
 
 
+def case_image(job, pk):
+    """Image transfer (services/cosem_image.py) on the update service: the IC 18 methods called as
+    the DLMS server calls them (decoded A-XDR tuples), results as codes (0 = success)."""
+    from meter.cores.dlms import axdr
+    from meter.cores.dlms.objects import DataAccessError
+    from meter.services import cosem_image as CI
+    root = job["work"] + "/i"
+    copytree(job["flash"], root)
+    clk = Clock()
+    s, ev = service(job, root, clock=clk)
+    it = CI.ImageTransfer(s)
+    r = []
+
+    def call(fn, *a):
+        try:
+            fn(*a)
+            return 0
+        except DataAccessError as e:
+            return e.code
+
+    def init(ident, size):
+        return call(it.initiate, (axdr.STRUCTURE, ((axdr.OCTET_STRING, ident),
+                                                   (axdr.DOUBLE_LONG_UNSIGNED, size))))
+
+    def blk(data, n):
+        return call(it.block, (axdr.STRUCTURE, ((axdr.DOUBLE_LONG_UNSIGNED, n),
+                                                (axdr.OCTET_STRING, data[n * CI.BLOCK:(n + 1) * CI.BLOCK]))))
+
+    good, bad = pk["good"], pk["bad_block"]
+    nb = (len(good) + CI.BLOCK - 1) // CI.BLOCK
+    r.append(("before_init", blk(good, 0), it.transfer_status()))
+    r.append(("bad_params", call(it.initiate, (axdr.STRUCTURE, ((axdr.OCTET_STRING, b""),
+                                                                (axdr.DOUBLE_LONG_UNSIGNED, 5)))),
+              call(it.initiate, None), init(b"x", s.limit + 1)))
+    it.set_enabled((axdr.BOOLEAN, False))
+    r.append(("disabled", init(b"v2", len(good))))
+    it.set_enabled((axdr.BOOLEAN, True))
+    r.append(("init", init(b"v2", len(good)), it.transfer_status(), it.first_missing()))
+    res = [blk(good, n) for n in range(3)]
+    res.append(blk(good, 1))  # a repeat
+    res.append(blk(good, 5))  # past the first missing block
+    res.append(call(it.block, (axdr.STRUCTURE, ((axdr.DOUBLE_LONG_UNSIGNED, 3),
+                                                (axdr.OCTET_STRING, good[3 * CI.BLOCK:3 * CI.BLOCK + 7])))))
+    res.append(call(it.verify, (axdr.INTEGER, 0)))  # incomplete
+    r.append(("blocks", res, it.first_missing(), it.transfer_status(), it.blocks_status()[1][0]))
+    # power cut: the update service replays the staging, the transfer resumes at block 3
+    s, ev = service(job, root, clock=clk)
+    it = CI.ImageTransfer(s)
+    r.append(("resumed", it.transfer_status(), it.first_missing(), init(b"v2", len(good)), it.first_missing()))
+    res = [blk(good, n) for n in range(it.first_missing(), nb)]
+    bs = it.blocks_status()[1]
+    import binascii
+    r.append(("rest", res, it.first_missing() == nb, bs[0] == nb, binascii.hexlify(bs[1]).decode()))
+    r.append(("verify", call(it.verify, (axdr.INTEGER, 0)), it.transfer_status(),
+              it.activate_info()[1][0][1][0][1] if it.activate_info()[1] else None))
+    r.append(("activate", call(it.activate, (axdr.INTEGER, 0)), it.transfer_status(), s.reset_due,
+              list(bootsel.read(root))))
+    s, ev = _reboot(job, root, clk)
+    it = CI.ImageTransfer(s)
+    r.append(("trial", it.transfer_status(), s.version))
+    s.trial_step(True, 1001)
+    r.append(("confirmed", it.transfer_status()))
+    # a tampered block: refused at its file's last byte, status 4, verify refused, nothing switched
+    r.append(("bad_init", init(b"bad", len(bad))))
+    res = [blk(bad, n) for n in range((len(bad) + CI.BLOCK - 1) // CI.BLOCK)]
+    r.append(("bad", res, it.transfer_status(), call(it.verify, (axdr.INTEGER, 0)),
+              call(it.activate, (axdr.INTEGER, 0)), list(bootsel.read(root)), U.exists(root + "/" + U.STAGE),
+              [list(ev.get(k))[1:3] for k in range(len(ev))]))
+    # a new identifier starts over
+    r.append(("restart", init(b"v3", len(good)), it.transfer_status(), it.first_missing(), s.staged))
+    out(case="image", steps=r)
+    rmtree(root)
+
+
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
@@ -303,6 +377,8 @@ def main():
         s.commit("%08X" % U.crc32(pk["good"]))
         out(case="measure", upload=upload, total=fs.used)
         rmtree(root)
+    if job.get("image"):
+        case_image(job, pk)
     for healthy in job.get("rotate", ()):
         case_rotate(job, pk, healthy)
     for b in job.get("cuts", ()):

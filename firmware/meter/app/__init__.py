@@ -365,7 +365,10 @@ class App:
             from meter.services import cosem_model
             cosem_model.add_update(self.dlms.registry, u)
         if self.p1 is not None:  # e-MUCS firmware identification lines
-            self.p1.builder.set_firmware(u.legal_version, u.legal_checksum, u.version, u.manifest_id)
+            try:
+                self.p1.builder.set_firmware(u.legal_version, u.legal_checksum, u.version, u.manifest_id)
+            except ValueError as e:  # no room under the configured max_len: telegram without them
+                self.board.log("p1: %s" % e)
         self.customer.ident = (("LEGAL SW " + u.legal_version)[:16], u.legal_checksum or "NONE")
         self._health_t0 = self.metering.last_tick
 

@@ -7,8 +7,8 @@
 #   n = b.build_into(buf, snap, fc=None)      fc: smarty frame counter (the P1 service owns it)
 #   buf[:n] is the telegram (smarty: the DLMS general-glo-ciphering frame)
 #   b.period                                  seconds between telegrams for the profile
-#   b.set_firmware(legal_v, legal_c, fw_v, fw_id)  e-MUCS firmware lines (at boot: re-lays out the
-#                                             template once; other profiles ignore it)
+#   b.set_firmware(legal_v, legal_c, fw_v, fw_id)  e-MUCS firmware lines from then on (prepared
+#                                             once; other profiles ignore it)
 #
 # Profiles (object lists follow the public specs; order as in their tables and examples):
 #   dsmr5   DSMR 5.0.2 table 6-3, every object: 1-3:0.2.8(50), 0-0:1.0.0, 0-0:96.1.1, 1-0:1.8.1/2,
@@ -111,7 +111,7 @@ import metercrypto
 from meter.common import timeutil
 from meter.common import events as ev
 from meter.common.timezone import TimeZone
-from meter.cores.dsmr.objects import (PROFILES, object_table, DEFAULTS, K_STATIC, K_TST, K_REG, K_TARIFF, K_CNT, K_FLAG, K_DMONTH, K_LOG, K_TEXT, K_DHIST, K_MBUS, F_DTST, F_DVAL, M_MOD, M_SAT, M_TRUNC_SAT, C_PF_SHORT, C_PF_LONG, C_SAG, C_SWELL)
+from meter.cores.dsmr.objects import (PROFILES, object_table, DEFAULTS, K_STATIC, K_TST, K_REG, K_TARIFF, K_CNT, K_FLAG, K_DMONTH, K_LOG, K_TEXT, K_DHIST, K_MBUS, K_FW, F_DTST, F_DVAL, M_MOD, M_SAT, M_TRUNC_SAT, C_PF_SHORT, C_PF_LONG, C_SAG, C_SWELL)
 from meter.cores.dsmr.digits import P10, HEX, PREFIX, Piece, put, wdig, wuint, whex, hexstr, printable
 
 
@@ -160,20 +160,24 @@ class P1Builder:
         flag, ident, version, eid = self._options(profile, cfg)
         self._security(profile, cfg)
         self._fw = None
-        self._lay = (flag, ident, version, eid, self._thresholds(cfg))
         self._init_state(profile)
-        self._layout(profile, *self._lay)
+        self._layout(profile, flag, ident, version, eid, self._thresholds(cfg))
         self._make_pieces()
 
     def set_firmware(self, legal_version, legal_checksum, version, manifest_id):
-        """The e-MUCS firmware identification lines. Texts: at most 32 characters of letters,
-        digits, '.' and '-' (any other becomes '-': P1 parsers such as dsmr-parser take no
-        more in a value); empty -> "NONE". Lays the template out again: call at boot only."""
-        if self.profile != "emucs":
+        """The e-MUCS firmware identification lines, prepared once as one piece (their room is
+        taken from the variable objects'). Texts: at most 32 characters of letters, digits, '.'
+        and '-' (any other becomes '-': P1 parsers such as dsmr-parser take no more in a value);
+        empty -> "NONE". ValueError if they do not fit max_len."""
+        if not self._has_fw:
             return
-        self._fw = tuple(_p1_text(t) for t in (legal_version, legal_checksum, version, manifest_id))
-        self._init_state(self.profile)
-        self._layout(self.profile, *self._lay)
+        t = [_p1_text(x) for x in (legal_version, legal_checksum, version, manifest_id)]
+        pc = Piece("1-0:0.2.0(%s)\r\n1-0:0.2.8(%s)\r\n1-1:0.2.0(%s)\r\n1-1:0.2.8(%s)\r\n" % tuple(t))
+        room = self._room + (self._fw.n if self._fw is not None else 0) - pc.n
+        if room < 0:
+            raise ValueError("P1: the firmware lines do not fit max_len")
+        self._room = room
+        self._fw = pc
 
     def _options(self, profile, cfg):
         """Validate the general options; returns the header and identity texts."""
@@ -293,7 +297,7 @@ class P1Builder:
         curlen = len(header)
         fields = []
         fixed = 0  # bytes of the variable segments at their minimum
-        self._has_log = self._has_text = self._has_dhist = self._has_mbus = False
+        self._has_log = self._has_text = self._has_dhist = self._has_mbus = self._has_fw = False
 
         for ent in object_table(profile):
             obis, kind, idig, dec, unit, mode, ph, inst, extra = ent
@@ -303,8 +307,10 @@ class P1Builder:
                 continue
             if extra == "aux" and not self.aux_relays:
                 continue
-            if kind in (K_LOG, K_TEXT, K_DHIST, K_MBUS):
-                if kind == K_LOG:
+            if kind in (K_LOG, K_TEXT, K_DHIST, K_MBUS, K_FW):
+                if kind == K_FW:
+                    self._has_fw = True  # nothing until set_firmware()
+                elif kind == K_LOG:
                     self._has_log = True
                     fixed += 29  # "1-0:99.97.0(0)(0-0:96.7.19)\r\n"
                 elif kind == K_TEXT:
@@ -329,10 +335,6 @@ class P1Builder:
                     line = obis + "(" + hexstr(eid) + ")\r\n"
                 elif extra == "version":
                     line = obis + "(" + version + ")\r\n"
-                elif type(extra) is int:  # FW_*: the firmware identification
-                    if self._fw is None:
-                        continue
-                    line = obis + "(" + self._fw[extra] + ")\r\n"
                 elif extra == "thresholds":
                     e = thr[1]
                     es = ("-%02d" % -e) if e < 0 else ("%03d" % e)
@@ -515,6 +517,9 @@ class P1Builder:
                     pos = self._w_text(buf, pos)
                 elif k == K_DHIST:
                     pos = self._w_dhist(buf, pos, snap.demand_hist)
+                elif k == K_FW:
+                    if self._fw is not None:
+                        pos = put(buf, pos, self._fw)
                 else:
                     pos = self._w_mbus(buf, pos)
         buf[pos] = 0x21  # '!'

@@ -6,7 +6,8 @@ requests) over the TCP wrapper with HLS-GMAC, on the same update service as the 
 it, confirms the trial and reports the new version over DLMS (read by dlms-cosem too) while the
 registers continue. An interrupted transfer resumes at image_first_not_transferred_block_number
 after a reconnect; a tampered block fails the image (status 4, image_verify refused) and
-nothing switches; the public client does not see the object."""
+nothing switches; the public client does not see the object and the management client with only
+its password (LLS) is refused."""
 import os
 import time
 
@@ -28,6 +29,7 @@ UPDATE_REJECTED = 93
 NOT_INITIATED, INITIATED, VERIFIED, VERIFY_FAILED, ACTIVATING, ACTIVATED = 0, 1, 3, 4, 5, 6
 OTHER_REASON, DATA_BLOCK_NUMBER_INVALID, OBJECT_UNDEFINED, READ_WRITE_DENIED = 250, 19, 4, 3
 LN = "0.0.44.0.0.255"
+LLS = b"12345678"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,7 @@ def packages():
 
 @pytest.fixture()
 def meter(packages):
-    cfg = {"keys": dict(KEYS, dlms_ek=EK.hex(), dlms_ak=AK.hex()), "dlms": {"tcp_port": free_port()},
+    cfg = {"keys": dict(KEYS, dlms_ek=EK.hex(), dlms_ak=AK.hex(), dlms_lls=LLS.hex()), "dlms": {"tcp_port": free_port()},
            "update": {"trial_s": 20}, "p1": {"profile": "emucs"}}
     rig = Rig(time_rate=0, config=cfg)
     fb = FlashBoot(rig)
@@ -145,6 +147,18 @@ def test_image_transfer_resume_verify_activate(meter, packages):
             _read(g, 6)
         assert e.value.errorCode in (OBJECT_UNDEFINED, READ_WRITE_DENIED)
         assert _call(g, _it().imageTransferInitiate(g.c, "v1.2.0", len(v2))) in (OBJECT_UNDEFINED, READ_WRITE_DENIED)
+    finally:
+        g.close()
+    # the management client with only its password (LLS, not authenticated APDUs) is refused too
+    from gurux_dlms.enums import Authentication
+    from peer import Gx, SockIO, gurux_client
+    g = Gx(SockIO(rig.dlms_port), gurux_client("wrapper", 1, auth=Authentication.LOW, password=LLS))
+    g.connect()
+    try:
+        with pytest.raises(GXDLMSException) as e:
+            _read(g, 6)
+        assert e.value.errorCode == READ_WRITE_DENIED
+        assert _call(g, _it().imageTransferInitiate(g.c, "v1.2.0", len(v2))) == READ_WRITE_DENIED
     finally:
         g.close()
     g = _mgmt(rig)

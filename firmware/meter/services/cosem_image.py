@@ -28,8 +28,10 @@
 #     its hash...) -> other-reason, status 4, the staging removed, UPDATE_REJECTED logged.
 #   3 image_verify(0): the whole staged package again from flash; incomplete -> other-reason
 #     (status stays 1: send the missing blocks); refused -> other-reason, status 4.
-#   4 image_activate(0): verifies (again) and switches (UpdateService.switch); status 5 and the
-#     meter resets into its trial boot after the answer. Not verifiable -> other-reason, status 7.
+#   4 image_activate(0): verifies if not yet, switches (UpdateService.switch, which verifies the
+#     staging file once more before the install); status 5 and the meter resets into its trial
+#     boot after the answer. Verification refused -> other-reason, status 4; the install or
+#     switch failing (storage) -> other-reason, status 7.
 # Status after the reboot ("image.id" in the update root: identifier, size, activated manifest
 # id): 5 while the new firmware's trial boot runs, 6 once confirmed, 7 if it rolled back.
 import binascii
@@ -56,6 +58,7 @@ class ImageTransfer:
         self.size = 0
         self.status = NOT_INITIATED
         self.info = None  # (size, identifier, signature) of the verified image
+        self.mid = None  # and its manifest id
         self.activated = None  # manifest id of the image activated before the last reboot
         self._load()
 
@@ -179,6 +182,7 @@ class ImageTransfer:
             raise O.DataAccessError(O.OTHER_REASON)
         self.status = VERIFIED
         self.info = (self.size, self.ident, sig)
+        self.mid = mid
         return mid
 
     def verify(self, params):
@@ -189,7 +193,9 @@ class ImageTransfer:
     def activate(self, params):
         if self.status not in (INITIATED, VERIFIED):
             raise O.DataAccessError(O.OTHER_REASON if self.status == VERIFY_FAILED else O.TEMPORARY_FAILURE)
-        mid = self._verify()  # Blue Book: an image not yet verified is verified first
+        # Blue Book: an image not yet verified is verified first (switch() verifies once more: the
+        # staging file as it is on flash right before the install)
+        mid = self.mid if self.status == VERIFIED else self._verify()
         self._save(mid)
         try:
             self.u.switch()

@@ -172,7 +172,8 @@ def test_image_transfer_object_on_the_update_service(interp, tmp_path):
     assert nb >= 6
     bad = bytearray(package(small_tree(b"3"), "1.2.0", 7))
     bad[-10] ^= 0x40  # the last file: refused at the package's last block
-    (r,) = _run(interp, tmp_path, {"image": True}, {"good": good, "bad_block": bytes(bad)})
+    good2 = package(small_tree(b"4"), "1.3.0", 8)
+    (r,) = _run(interp, tmp_path, {"image": True}, {"good": good, "bad_block": bytes(bad), "good2": good2})
     st = {x[0]: x[1:] for x in r["steps"]}
     assert st["before_init"] == [TEMPORARY_FAILURE, 0]
     assert st["bad_params"] == [TYPE_UNMATCHED, TYPE_UNMATCHED, OTHER_REASON]
@@ -196,3 +197,4 @@ def test_image_transfer_object_on_the_update_service(interp, tmp_path):
     assert pointer == ["b", "b", "ok", 0] and stage is False
     assert [UPDATE_REJECTED, R_FILE] in events and [UPDATE_SWITCHED, 6] not in events
     assert st["restart"] == [0, 1, 0, 0]
+    assert st["rollback"] == [True, 5, "rollback", 7, ["b", "b", "ok", 0]]

@@ -349,6 +349,22 @@ def case_image(job, pk):
               [list(ev.get(k))[1:3] for k in range(len(ev))]))
     # a new identifier starts over
     r.append(("restart", init(b"v3", len(good)), it.transfer_status(), it.first_missing(), s.staged))
+    # another image, activated, and its trial never healthy: rolled back -> status 7
+    g2 = pk["good2"]
+    n2 = (len(g2) + CI.BLOCK - 1) // CI.BLOCK
+    res = [init(b"v4", len(g2))] + [blk(g2, n) for n in range(n2)] + [call(it.activate, (axdr.INTEGER, 0))]
+    s, ev = _reboot(job, root, clk)
+    it = CI.ImageTransfer(s)
+    st5 = it.transfer_status()
+    step = None
+    for t in range(1001, 1100):
+        clk.t = t
+        step = s.trial_step(False, t)
+        if step:
+            break
+    s, ev = _reboot(job, root, clk)
+    it = CI.ImageTransfer(s)
+    r.append(("rollback", res == [0] * (n2 + 2), st5, step, it.transfer_status(), list(bootsel.read(root))))
     out(case="image", steps=r)
     rmtree(root)
 

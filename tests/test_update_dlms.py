@@ -7,7 +7,8 @@ it, confirms the trial and reports the new version over DLMS (read by dlms-cosem
 registers continue. An interrupted transfer resumes at image_first_not_transferred_block_number
 after a reconnect; a tampered block fails the image (status 4, image_verify refused) and
 nothing switches; the public client does not see the object and the management client with only
-its password (LLS) is refused."""
+its password (LLS) is refused. A package carrying next_key rotates the firmware key once its
+trial is confirmed; the old key's packages are refused from then on."""
 import os
 import time
 
@@ -249,3 +250,52 @@ def test_tampered_block_fails_verification_nothing_switches(meter, packages):
     rej = _events(rig, UPDATE_REJECTED)
     assert [e[2] for e in rej] == [8]  # R_FILE: a file does not match its hash
     assert not _events(rig, UPDATE_SWITCHED)
+
+
+def test_key_rotation_over_dlms(meter, packages):
+    """A package carrying next_key, pushed over DLMS and confirmed, rotates the firmware key: the
+    meter's flash holds the new key, a package signed by the old key is refused at its first block
+    (SIGNATURE), the same package signed by the new key verifies."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from host_tools.update.keys import public_hex
+    rig, fb = meter
+    v1 = packages[0]
+    new = Ed25519PrivateKey.generate()
+    base = P.parse(v1)[1]
+    src = open(os.path.join(P.FW, "meter", "ports", "p1_snapshot.py")).read()
+    tree = P.compile_tree("unix_sim", {"meter/ports/p1_snapshot.py": "# 1.3.0\n" + src})
+    rot = P.sign(P.build(tree, "unix_sim", "1.3.0", 3, base=base, next_key=public_hex(new)), FW_KEY)
+    g = _mgmt(rig)
+    try:
+        it = _read(g, 2)
+        assert _call(g, it.imageTransferInitiate(g.c, "rot", len(rot))) == 0
+        assert _blocks(g, it, rot) is None
+        assert _call(g, it.imageActivate(g.c)) == 0  # verifies first (not verified yet), switches
+    finally:
+        g.close()
+    fb.wait_reset()
+    rig.advance(3)
+    assert until(lambda: fb.pointer()[2] == "ok", 10)
+    key_file = os.path.join(fb.dir, "fw", "update_key")
+    assert until(lambda: os.path.exists(key_file), 5)
+    with open(key_file) as f:
+        assert f.read().strip() == public_hex(new)
+    conf = _events(rig, UPDATE_CONFIRMED)
+    assert [e[3] for e in conf] == [int(public_hex(new)[:7], 16)]
+    tree4 = P.compile_tree("unix_sim", {"meter/ports/p1_snapshot.py": "# 1.4.0\n" + src})
+    unsigned = P.build(tree4, "unix_sim", "1.4.0", 4, base=base)
+    by_old, by_new = P.sign(unsigned, FW_KEY), P.sign(unsigned, new)
+    g = _mgmt(rig)
+    try:
+        it = _read(g, 2)
+        assert _call(g, it.imageTransferInitiate(g.c, "old", len(by_old))) == 0
+        r = _blocks(g, it, by_old)
+        assert r is not None and r[1] == OTHER_REASON and r[0] <= (P.parse(by_old)[0] - 1) // 512
+        assert _read(g, 6).imageTransferStatus == VERIFY_FAILED
+        assert _call(g, it.imageTransferInitiate(g.c, "new", len(by_new))) == 0
+        assert _blocks(g, it, by_new) is None
+        assert _call(g, it.imageVerify(g.c)) == 0 and _read(g, 6).imageTransferStatus == VERIFIED
+    finally:
+        g.close()
+    assert [e[2] for e in _events(rig, UPDATE_REJECTED)] == [2]  # R_SIGNATURE
+    assert fb.pointer() == ["b", "b", "ok", "0"]  # verified only, not activated

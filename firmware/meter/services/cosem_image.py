@@ -12,14 +12,14 @@
 # glo-ciphered APDUs with the authentication bit); other clients do not see the object.
 # Attributes: 2 image_block_size (BLOCK), 3 image_transferred_blocks_status (bit-string, one bit
 # per block), 4 image_first_not_transferred_block_number, 5 image_transfer_enabled (boolean,
-# writable), 6 image_transfer_status (enum, below), 7 image_to_activate_info (after a successful
+# writable; kept in RAM: true again after a reset), 6 image_transfer_status (enum, below), 7 image_to_activate_info (after a successful
 # verification: {package size, identifier, the manifest's firmware-key Ed25519 signature}).
 # Methods (results are action-result codes):
 #   1 image_transfer_initiate {identifier octet-string (1..32), size double-long-unsigned}: the
 #     identifier and size of the transfer already staged resume it (the client reads attribute 4
 #     and goes on, also after a power cut: the staging file is replayed at boot); anything else
 #     starts over. Transfer disabled -> read-write-denied; size 0 or over the update limit ->
-#     other-reason.
+#     other-reason; the flash failing -> hardware-fault.
 #   2 image_block_transfer {block number, block}: blocks are taken in order (the package is
 #     verified as it streams): a block already staged is a harmless repeat, a block beyond the
 #     first missing one -> data-block-number-invalid, a block of the wrong length (all are
@@ -80,7 +80,10 @@ class ImageTransfer:
 
     def _save(self, mid=None):
         t = "%s %d" % (binascii.hexlify(self.ident).decode(), self.size)
-        write_atomic(self._path(), (t if mid is None else t + " " + mid).encode())
+        try:
+            write_atomic(self._path(), (t if mid is None else t + " " + mid).encode())
+        except OSError:  # the flash refuses a few bytes: nothing can be staged either
+            raise O.DataAccessError(O.HARDWARE_FAULT)
 
     # ---- attributes
     def blocks(self):
@@ -138,7 +141,8 @@ class ImageTransfer:
             raise O.DataAccessError(O.OTHER_REASON)
         self.info = None
         self.activated = None
-        if ident == self.ident and size == self.size and self.status == INITIATED:
+        if ident == self.ident and size == self.size and self.status in (INITIATED, VERIFIED):
+            self.status = INITIATED
             return  # the same transfer: resume at attribute 4
         self.u.clear()
         self.ident, self.size, self.status = ident, size, INITIATED

@@ -126,6 +126,19 @@ def _p1_fw(rig):
     return [getattr(p, "FW_%d" % k).value for k in range(4)]
 
 
+def _dlms_cosem_first_missing(rig):
+    """image_first_not_transferred_block_number read by dlms-cosem (management, HLS-GMAC)."""
+    from dlms_cosem import cosem, enumerations as E, utils
+    from dlms_cosem.clients.dlms_client import DlmsClient
+    _IC[0] += 5000
+    cl = DlmsClient.with_tcp_transport(
+        "127.0.0.1", rig.dlms_port, 1, 1, authentication_method=E.AuthenticationMechanism.HLS_GMAC,
+        encryption_key=EK, authentication_key=AK, client_system_title=CLIENT_TITLE,
+        client_initial_invocation_counter=_IC[0])
+    with cl.session() as c:
+        return utils.parse_as_dlms_data(c.get(cosem.CosemAttribute(18, cosem.Obis(0, 0, 44, 0, 0), 4)))
+
+
 def _events(rig, code):
     return [e for e in rig.query("events") if e[1] == code]
 
@@ -175,6 +188,7 @@ def test_image_transfer_resume_verify_activate(meter, packages):
         assert _blocks(g, it, v2, half + 1, half + 2) == (half + 1, DATA_BLOCK_NUMBER_INVALID)
     finally:
         g.close()  # the connection drops mid-transfer
+    assert _dlms_cosem_first_missing(rig) == half  # the other peer reads the same
     g = _mgmt(rig)
     try:
         assert _read(g, 4).imageFirstNotTransferredBlockNumber == half
@@ -218,8 +232,8 @@ def test_image_transfer_resume_verify_activate(meter, packages):
     rig.advance(3600)
     assert rig.register("1-0:1.8.0")[0] - e2 == pytest.approx(2300, abs=5)  # 2.3 kW for 1 h
     assert len(_events(rig, UPDATE_SWITCHED)) == 1 and len(_events(rig, UPDATE_CONFIRMED)) == 1
-    # one DLMS_ACTION event per initiate/verify/activate, none per block
-    assert len([e for e in rig.query("events") if e[1] == 90]) <= 8
+    # one DLMS_ACTION event per initiate (2), verify, activate: none per block
+    assert len([e for e in rig.query("events") if e[1] == 90 and e[2] == 18]) == 4
 
 
 def test_tampered_block_fails_verification_nothing_switches(meter, packages):

@@ -4,8 +4,8 @@ requests) over the TCP wrapper with HLS-GMAC, on the same update service as the 
 (services/cosem_image.py -> services/update.py). The meter boots from its simulated flash
 (FlashBoot); a signed delta package goes in, is verified and activated, the meter reboots into
 it, confirms the trial and reports the new version over DLMS (read by dlms-cosem too) while the
-registers continue. An interrupted transfer resumes at image_first_not_transferred_block_number
-after a reconnect; a tampered block fails the image (status 4, image_verify refused) and
+registers continue. A transfer interrupted by a lost connection and a power cut resumes at
+image_first_not_transferred_block_number; a tampered block fails the image (status 4, image_verify refused) and
 nothing switches; the public client does not see the object and the management client with only
 its password (LLS) is refused. A package carrying next_key rotates the firmware key once its
 trial is confirmed; the old key's packages are refused from then on."""
@@ -187,8 +187,11 @@ def test_image_transfer_resume_verify_activate(meter, packages):
         # a block past the first missing one is refused; the staging is kept
         assert _blocks(g, it, v2, half + 1, half + 2) == (half + 1, DATA_BLOCK_NUMBER_INVALID)
     finally:
-        g.close()  # the connection drops mid-transfer
-    assert _dlms_cosem_first_missing(rig) == half  # the other peer reads the same
+        g.close()  # the connection drops mid-transfer ...
+    rig.power_cut()  # ... and the meter loses power: the staging file and image.id survive
+    rig.power_restore(off_s=0)
+    assert fb.pointer() == ["a", "a", "ok", "0"]
+    assert _dlms_cosem_first_missing(rig) == half  # the other peer reads where to go on
     g = _mgmt(rig)
     try:
         assert _read(g, 4).imageFirstNotTransferredBlockNumber == half

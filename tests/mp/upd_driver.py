@@ -246,6 +246,16 @@ def _reboot(job, root, clk):
     return service(job, root, clock=clk)
 
 
+def _trial(s, clk, healthy):
+    """Run the trial boot's checks once a second until it confirms or rolls back."""
+    for t in range(1001, 1100):
+        clk.t = t
+        step = s.trial_step(healthy, t)
+        if step:
+            return step
+    return None
+
+
 def case_rotate(job, pk, healthy):
     """A package carrying next_key, then its trial (confirmed or hung); afterwards which keys the
     meter takes: old-key, unknown-key and new-key signed packages."""
@@ -255,12 +265,7 @@ def case_rotate(job, pk, healthy):
     s, _ = service(job, root, clock=clk)
     push(s, pk["rotate"])
     s, ev = _reboot(job, root, clk)
-    step = None
-    for t in range(1001, 1040):
-        clk.t = t
-        step = s.trial_step(healthy, t)
-        if step:
-            break
+    step = _trial(s, clk, healthy)
     s, ev2 = _reboot(job, root, clk)
     key_file = U.read_bytes(root + "/update_key")
     evs = [list(ev.get(k)) for k in range(len(ev))] + [list(ev2.get(k)) for k in range(len(ev2))]
@@ -356,12 +361,7 @@ def case_image(job, pk):
     s, ev = _reboot(job, root, clk)
     it = CI.ImageTransfer(s)
     st5 = it.transfer_status()
-    step = None
-    for t in range(1001, 1100):
-        clk.t = t
-        step = s.trial_step(False, t)
-        if step:
-            break
+    step = _trial(s, clk, False)
     s, ev = _reboot(job, root, clk)
     it = CI.ImageTransfer(s)
     r.append(("rollback", res == [0] * (n2 + 2), st5, step, it.transfer_status(), list(bootsel.read(root))))

@@ -4,8 +4,11 @@
   arrives, the signature checked when the manifest is complete), then the commit (signature and
   every file hash again from the staging file, the install into the other slot, the read-back);
   instructions minus a baseline run that only loads the modules and the package
+- the same package over DLMS image transfer (services/cosem_image.py): initiate, 512-byte
+  image_block_transfer calls, image_verify, image_activate (which verifies once more and switches)
 - one Ed25519 verification (metercrypto.ed25519_verify on a 1.5 KB manifest)
-- the .mpy size of the update code (services/update.py, common/legal.py, bootsel.py)
+- the .mpy size of the update code (services/update.py, services/cosem_image.py, common/legal.py,
+  bootsel.py)
 """
 import hashlib
 import json
@@ -41,6 +44,17 @@ if mode == "update":
     for i in range(0, len(data), 112):
         s.stage(data[i:i + 112], i)
     s.commit("%08X" % U.crc32(data))
+elif mode == "dlms":
+    from meter.services import cosem_image as CI
+    from meter.cores.dlms import axdr
+    it = CI.ImageTransfer(s)
+    it.initiate((axdr.STRUCTURE, ((axdr.OCTET_STRING, b"bench"), (axdr.DOUBLE_LONG_UNSIGNED, len(data)))))
+    for n in range((len(data) + CI.BLOCK - 1) // CI.BLOCK):
+        it.block((axdr.STRUCTURE, ((axdr.DOUBLE_LONG_UNSIGNED, n),
+                                   (axdr.OCTET_STRING, data[n * CI.BLOCK:(n + 1) * CI.BLOCK]))))
+    it.verify((axdr.INTEGER, 0))
+    it.activate((axdr.INTEGER, 0))
+    assert s.reset_due
 elif mode == "verify":
     import metercrypto
     man = data[9 + 65:9 + 65 + int.from_bytes(data[4:8], "little")]
@@ -87,14 +101,18 @@ def main():
                "want": {"board": "unix_sim", "micropython": "1.25.0", "mpy": "6.3"}}
         base = _ir(job, "none", d)
         upd = _ir(job, "update", d)
+        dlms = _ir(job, "dlms", d)
         ver = _ir(job, "verify", d)
     print("package: %d bytes, %d files, manifest %d bytes" % (len(data), len(tree), len(P.parse(data)[2])))
     print("unix32: stage + verify + install + read-back of the package: %.1f M instructions "
           "(%.1f instructions/byte)" % ((upd - base) / 1e6, (upd - base) / len(data)))
+    print("unix32: the same over DLMS image transfer (512-byte blocks, verify, activate): %.1f M "
+          "instructions (%.1f instructions/byte)" % ((dlms - base) / 1e6, (dlms - base) / len(data)))
     print("unix32: one ed25519_verify of the manifest: %.2f M instructions" % ((ver - base) / 1e6))
     total = 0
     with tempfile.TemporaryDirectory() as d:
-        for rel in ("firmware/meter/services/update.py", "firmware/meter/common/legal.py", "firmware/bootsel.py"):
+        for rel in ("firmware/meter/services/update.py", "firmware/meter/services/cosem_image.py",
+                    "firmware/meter/common/legal.py", "firmware/bootsel.py"):
             out = os.path.join(d, "x.mpy")
             subprocess.run([P.MPY_CROSS, "-msmall-int-bits=31", "-o", out, os.path.join(ROOT, rel)], check=True)
             n = os.path.getsize(out)

@@ -7,7 +7,7 @@
 Paths (default: `image` when a product image exists for the board, else refused with figures):
   image  Flash the product image, where the firmware is frozen (bytecode stays in flash: importing
          the app costs ~31 KB of heap), then copy only the configuration (firmware/config/*.json
-         -> /config/). Keys and identity: `python -m host_tools provision`.
+         -> /config/) and the boot selector. Keys and identity: `python -m host_tools provision`.
          RP2040: build/mcu/rp2040/firmware.uf2 (`make images`); `mpremote bootloader` restarts the
          board into its USB boot drive (RPI-RP2) and the UF2 is copied there (--drive, or found
          under /media and /run/media). ESP32: an ESP-IDF build of boards/esp32 (--image
@@ -23,6 +23,8 @@ Paths (default: `image` when a product image exists for the board, else refused 
          host_tools/board_heap.py) exceeds the board's heap (low figure of its range); --force
          copies anyway. Also needs the metercrypto natmod (`make natmod`) unless --builtin-crypto.
 
+Every path puts the boot selector firmware/bootsel.py beside main.py (/bootsel.py, not swapped by
+an update: services/update.py): without it an update's slots would never be selected.
 --dry-run prints exactly the commands a real run executes (the .mpy files it compiled, the ROMFS
 image it built) and what is missing (the product image, the natmod), without touching a board.
 Every mpremote call starts with `resume` (no soft reset: a board keeps its mounts and state).
@@ -38,6 +40,7 @@ import tempfile
 
 from host_tools import board_heap
 from host_tools.mcu_images import MPY_CROSS, ROOT
+from host_tools.update.package import FIXED
 
 ARCH = {"rp2040": "armv6m", "esp32": "xtensawin", "esp32c3": "rv32imc"}
 UF2 = os.path.join(ROOT, "build", "mcu", "rp2040", "firmware.uf2")
@@ -75,11 +78,21 @@ def _mkdirs(dirs):
     return ["exec", code]
 
 
-def config_steps(port):
+def fixed_files(frozen_main=False):
+    """{remote path: local file} of the fixed part beside the slots: main.py (unless the image
+    has it frozen) and the boot selector, copied as source like main.py."""
+    return {name: os.path.join(ROOT, "firmware", name) for name in FIXED
+            if not (frozen_main and name == "main.py")}
+
+
+def config_steps(port, extra=None):
+    """The configuration (and `extra` {remote: local} files) in one mpremote call."""
     files = sorted(glob.glob(os.path.join(CONFIG, "*.json")))
     cmd = _conn(port) + _mkdirs(["/config"])
     for f in files:
         cmd += ["+", "fs", "cp", f, ":/config/" + os.path.basename(f)]
+    for rem in sorted(extra or ()):
+        cmd += ["+", "fs", "cp", extra[rem], ":/" + rem]
     return [("mpremote", cmd)]
 
 
@@ -110,7 +123,7 @@ def plan_image(args):
         else:
             port = args.port if args.port != "auto" else "/dev/ttyUSB0"
             steps.append(("esptool", ["--chip", args.board, "--port", port, "write_flash", "-z", "0x1000", image]))
-    return steps + config_steps(args.port)
+    return steps + config_steps(args.port, fixed_files(frozen_main=True))
 
 
 def _compile(src, out, arch):
@@ -141,7 +154,7 @@ def firmware_files(board, staging):
 
 def plan_mpy(args, staging):
     files = firmware_files(args.board, staging)
-    files["main.py"] = os.path.join(ROOT, "firmware", "main.py")
+    files.update(fixed_files())
     missing = []
     if not args.builtin_crypto:
         natmod = os.path.join(ROOT, "build", "natmod", ARCH[args.board], "metercrypto.mpy")
@@ -165,9 +178,9 @@ def plan_romfs(args, staging):
     files = firmware_files(args.board, os.path.join(staging, "fw"))
     image = os.path.join(staging, "meter.romfs")
     build_romfs(files, ARCH[args.board], image)
-    cmd = _conn(args.port) + ["romfs", "deploy", image, "+", "fs", "cp", os.path.join(ROOT, "firmware", "main.py"),
-                              ":/main.py"]
-    return [("mpremote", _conn(args.port) + ["romfs", "query"]), ("mpremote", cmd)] + config_steps(args.port)
+    cmd = _conn(args.port) + ["romfs", "deploy", image]
+    return [("mpremote", _conn(args.port) + ["romfs", "query"]), ("mpremote", cmd)] + \
+        config_steps(args.port, fixed_files())
 
 
 def fit_report(board):

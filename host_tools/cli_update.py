@@ -2,7 +2,8 @@
 
     update keygen NAME                       NAME.key (private, PEM, 0600) and NAME.pub (hex)
     update build OUT.mup --version V --counter N [--board unix_sim] [--legal-changed]
-                 [--base OLD.mup]            compile firmware/meter + the board with mpy-cross
+                 [--base OLD.mup] [--next-key NEW.pub]  compile firmware/meter + the board with
+                                             mpy-cross; --next-key rotates the firmware key
     update sign PACKAGE --key NAME.key [--metrology]   add the firmware (or metrology) signature
     update show PACKAGE                      print the manifest summary
     update push PORT PACKAGE                 upload over the optical port (level 2) and switch
@@ -32,14 +33,25 @@ def cmd_build(args):
     if args.base:
         with open(args.base, "rb") as f:
             base = P.parse(f.read())[1]
-    tree = P.compile_tree(args.board)
-    data = P.build(tree, args.board, args.version, args.counter, args.legal_changed, base)
+    next_key = None
+    if args.next_key:
+        with open(args.next_key) as f:
+            next_key = f.read().strip()
+    try:
+        tree = P.compile_tree(args.board)
+        data = P.build(tree, args.board, args.version, args.counter, args.legal_changed, base,
+                       next_key=next_key)
+    except P.PackageError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
     with open(args.out, "wb") as f:
         f.write(data)
     _, man, _, _, body = P.parse(data)
     print("%s: %d files (%d sent), %d bytes, legal part %s %s%s; unsigned" % (
         args.out, len(man["files"]), sum(1 for x in man["files"] if len(x) == 3), len(data),
         man["legal"]["version"], man["legal"]["checksum"], " CHANGED" if args.legal_changed else ""))
+    if next_key:
+        print("rotates the firmware key to %s once confirmed on the meter" % man["next_key"])
     return 0
 
 
@@ -110,6 +122,8 @@ def register(subparsers):
     b.add_argument("--legal-changed", action="store_true",
                    help="the legally relevant part changes (needs the metrology signature too)")
     b.add_argument("--base", default=None, help="package on the meter now: unchanged files are not sent")
+    b.add_argument("--next-key", default=None, metavar="PUB",
+                   help="a .pub file: the firmware key rotated in when this firmware is confirmed")
     b.set_defaults(func=_safe(cmd_build))
     s = sub.add_parser("sign", help="sign a package")
     s.add_argument("package")

@@ -79,6 +79,7 @@ A2 = _F(3, 2, "A")
 CNT = ("D", 5)
 TST = ("TST",)
 EID = ("HEX", 96)
+FWTXT = ("TXT", 32)
 
 PHASE = {  # obis -> (phase, per-phase instantaneous value)
     "1-0:32.7.0": (1, 1), "1-0:52.7.0": (2, 1), "1-0:72.7.0": (3, 1),
@@ -91,7 +92,8 @@ PHASE = {  # obis -> (phase, per-phase instantaneous value)
     "1-0:32.36.0": (1, 0), "1-0:52.36.0": (2, 0), "1-0:72.36.0": (3, 0),
 }
 EID_OBIS = ("0-0:96.1.1", "0-0:42.0.0")
-OPTIONAL = ("0-1:96.3.10", "0-2:96.3.10")  # smarty auxiliary relays: only where the meter has them
+OPTIONAL = ("0-1:96.3.10", "0-2:96.3.10",  # smarty auxiliary relays: only where the meter has them
+            "1-0:0.2.0", "1-0:0.2.8", "1-1:0.2.0", "1-1:0.2.8")  # e-MUCS firmware lines
 
 _SAGS = {o: [CNT] for o in ("1-0:32.32.0", "1-0:52.32.0", "1-0:72.32.0", "1-0:32.36.0", "1-0:52.36.0",
                             "1-0:72.36.0")}
@@ -124,7 +126,9 @@ PROFILES = {
         "1-0:32.7.0": [V], "1-0:52.7.0": [V], "1-0:72.7.0": [V],
         "1-0:31.7.0": [A2], "1-0:51.7.0": [A2], "1-0:71.7.0": [A2],
         "0-0:96.3.10": [("I1",)], "0-0:17.0.0": [_F(3, 1, "kW")], "1-0:31.4.0": [A],
-        "0-0:96.13.0": [("HEX", 2048)]},
+        "0-0:96.13.0": [("HEX", 2048)],
+        # firmware identification (a meter with the update service): core = legally relevant part
+        "1-0:0.2.0": [FWTXT], "1-0:0.2.8": [FWTXT], "1-1:0.2.0": [FWTXT], "1-1:0.2.8": [FWTXT]},
     "smarty": dict({
         "1-3:0.2.8": [("D", 2)], "0-0:1.0.0": [TST], "0-0:42.0.0": [("HEX", 32)],
         "1-0:1.8.0": [E], "1-0:2.8.0": [E], "1-0:3.8.0": [EQ], "1-0:4.8.0": [EQ],
@@ -166,6 +170,9 @@ def _check_group(g, spec, where, probs, tst_out=None):
     elif kind == "D":
         if not re.fullmatch(r"\d{%d}" % spec[1], g):
             probs.append("%s: %r is not %d digits" % (where, g, spec[1]))
+    elif kind == "TXT":
+        if not re.fullmatch(r"[0-9A-Za-z.\-]{1,%d}" % spec[1], g):
+            probs.append("%s: %r is not 1..%d letters, digits, '.' or '-'" % (where, g, spec[1]))
     elif kind == "I1":
         if not re.fullmatch(r"\d", g):
             probs.append("%s: %r is not I1" % (where, g))

@@ -54,8 +54,9 @@ def test_image_path_flashes_then_copies_configuration_only(tmp_path, capsys):
     assert (drive / "firmware.uf2").read_bytes() == uf2.read_bytes()
     cfg = seen[4][1]
     copied = [cfg[i + 2] for i, a in enumerate(cfg) if a == "cp"]
-    # configuration only: no firmware module, no .py/.mpy
-    assert copied and all(c.startswith(":/config/") and c.endswith(".json") for c in copied)
+    # configuration and the boot selector only: no firmware module (main.py is frozen)
+    assert copied[-1] == ":/bootsel.py" and cfg[cfg.index(":/bootsel.py") - 1].endswith("firmware/bootsel.py")
+    assert all(c.startswith(":/config/") and c.endswith(".json") for c in copied[:-1]) and len(copied) > 1
     assert seen[5][1][-1] == "reset"
     out = capsys.readouterr().out
     assert "mpremote connect /dev/ttyACM7 resume bootloader" in out
@@ -96,9 +97,31 @@ def test_dry_run_prints_the_mpy_files_and_reports_a_missing_natmod(capsys):
     cps = [l for l in cap.out.replace(" + ", "\n").splitlines() if l.startswith("fs cp ")]
     remote = [l.split()[-1] for l in cps]
     assert ":/meter/app/__init__.mpy" in remote and ":/board.mpy" in remote and ":/main.py" in remote
-    assert not [r for r in remote if r.endswith(".py") and r != ":/main.py"]
+    assert ":/bootsel.py" in remote  # the boot selector beside main.py (A/B update slots)
+    assert not [r for r in remote if r.endswith(".py") and r not in (":/main.py", ":/bootsel.py")]
     assert ":/meter/app/sim.mpy" not in remote
     assert all(os.path.basename(l.split()[-2]) == os.path.basename(l.split()[-1][1:]) for l in cps if "meter/" in l)
+
+
+@pytest.mark.parametrize("method", ["image", "romfs", "mpy"])
+def test_dry_run_cli_copies_the_boot_selector(tmp_path, method):
+    """`python -m host_tools deploy --dry-run`: every path puts firmware/bootsel.py at /bootsel.py
+    (beside main.py, which the image has frozen and the other paths copy)."""
+    import shlex
+    import subprocess
+    import sys
+    uf2 = tmp_path / "firmware.uf2"
+    uf2.write_bytes(b"UF2\n")
+    args = {"image": ["--image", str(uf2), "--drive", str(tmp_path)], "romfs": [],
+            "mpy": ["--force", "--builtin-crypto"]}[method]
+    r = subprocess.run([sys.executable, "-m", "host_tools", "deploy", "--board", "rp2040", "--method", method,
+                        "--dry-run"] + args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    argv = shlex.split(r.stdout, comments=True)  # the printed commands (exec code spans lines)
+    cps = [(argv[i + 1], argv[i + 2]) for i, a in enumerate(argv[:-2]) if a == "cp"]
+    dst = {d: s for s, d in cps}
+    assert dst.get(":/bootsel.py") == os.path.join(ROOT, "firmware", "bootsel.py"), r.stdout
+    assert (":/main.py" in dst) == (method != "image")
 
 
 def test_provision_dry_run_names_only(tmp_path, capsys):
@@ -137,11 +160,11 @@ def test_deploy_and_provision_end_to_end_on_the_emulated_board(tmp_path, capsys)
         for v in keys.values():
             assert v not in out
         b.reattach()
-        # the configuration arrived byte for byte
-        for name in ("tariff.json", "tariff_3season_4rate.json"):
-            with open(os.path.join(ROOT, "firmware", "config", name), "rb") as f:
+        # the configuration and the boot selector arrived byte for byte
+        for name in ("config/tariff.json", "config/tariff_3season_4rate.json", "bootsel.py"):
+            with open(os.path.join(ROOT, "firmware", name), "rb") as f:
                 want = hashlib.sha256(f.read()).hexdigest()
-            got = b.exec("import metercrypto, binascii\nf = open('/config/%s', 'rb')\n"
+            got = b.exec("import metercrypto, binascii\nf = open('/%s', 'rb')\n"
                          "print(binascii.hexlify(metercrypto.sha256(f.read())).decode())\nf.close()" % name).strip()
             assert got == want, name
         # the board's key store reads the provisioned keys (digests compared, values stay put)

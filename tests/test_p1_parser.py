@@ -15,6 +15,7 @@ import binascii
 import copy
 import json
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, ROUND_DOWN, ROUND_HALF_UP
 
@@ -33,6 +34,11 @@ KEY = bytes(range(0x10, 0x20))
 AUTH = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 SYSTITLE = b"SAG12345"
 CASES_PER_PROFILE = 30
+# set_firmware(legal version, legal checksum, version, manifest id) and the lines they give
+FIRMWARE = (["1.0.0", "7F3A09C2D41B5E68", "1.2.0", "0123456789ABCDEF"],
+            ["1.0.1", "", "2.0.0 rc1(x)!_", "NONE"],  # "" -> NONE; others become "-"
+            ["9" * 40, "AB", "v", "FEDCBA9876543210"])  # cut to 32 characters
+FW_LINES = ("1-0:0.2.0", "1-0:0.2.8", "1-1:0.2.0", "1-1:0.2.8")
 
 
 def msecs(dt):
@@ -181,6 +187,8 @@ def gen_cases(seed, encrypted):
             t = gen_time(rng)
             cfg = gen_config(rng, profile)
             c = {"profile": profile, "config": cfg, "snap": gen_snapshot(rng, profile, t), "fc": None}
+            if profile == "emucs" and i % 2:  # a meter with the update service (no rng: cases unchanged)
+                c["firmware"] = FIRMWARE[i % len(FIRMWARE)]
             if profile == "smarty":
                 if encrypted and i % 2 == 0:
                     cfg.update(key=KEY.hex(), system_title=SYSTITLE.hex())
@@ -533,6 +541,43 @@ def test_emucs_telegrams_parse_and_equal_registers(built):
         p1_strict.validate(tg, "emucs", **_opts(case["config"]))
         parsed = parser.parse(tg.decode("ascii"), throw_ex=True)
         check_emucs(parsed, case, len(tg), case["config"].get("max_len", 1500))
+
+
+def _fw_expected(fw):
+    """The e-MUCS firmware lines' values, derived here: ASCII letters, digits, '.' and '-' (any
+    other character -> '-', what dsmr-parser's value pattern accepts), at most 32, empty -> NONE."""
+    out = []
+    for t in fw:
+        t = "".join(ch if re.fullmatch(r"[0-9A-Za-z.\-]", ch) else "-" for ch in t[:32])
+        out.append(t or "NONE")
+    return out
+
+
+def fw_parser():
+    """dsmr-parser on BELGIUM_FLUVIUS plus the four firmware lines (FW_0..FW_3, its CosemParser)."""
+    from dsmr_parser.parsers import CosemParser, ValueParser
+    extra = [{"obis_reference": r"^%s\(.*?\r\n" % o.replace(".", r"\."), "value_parser": CosemParser(ValueParser(str)),
+              "value_name": "FW_%d" % k} for k, o in enumerate(FW_LINES)]
+    spec = dict(specs.BELGIUM_FLUVIUS, objects=list(specs.BELGIUM_FLUVIUS["objects"]) + extra)
+    return TelegramParser(spec, apply_checksum_validation=True)
+
+
+def test_emucs_firmware_lines(built):
+    """The e-MUCS firmware identification lines (1-0:0.2.0/8 the legally relevant part, 1-1:0.2.0/8
+    the firmware) parsed by dsmr-parser's own CosemParser on the BELGIUM_FLUVIUS objects plus
+    these four; telegrams without them (no update service) carry none."""
+    parser = fw_parser()
+    n = 0
+    for case, tg in _plain_cases(built, "emucs"):
+        parsed = parser.parse(tg.decode("ascii"), throw_ex=True)
+        fw = case.get("firmware")
+        if fw is None:
+            assert not any(("\r\n%s(" % o).encode() in tg for o in FW_LINES)
+            continue
+        n += 1
+        assert [getattr(parsed, "FW_%d" % k).value for k in range(4)] == _fw_expected(fw)
+        assert parsed.BELGIUM_VERSION_INFORMATION.value == "50217"  # the header objects still there
+    assert n >= 5
 
 
 def test_smarty_plaintext_parses_with_msn_objects(built):

@@ -61,3 +61,26 @@ def test_keygen_build_sign_show(tmp_path):
     with open(tmp_path / "d.mup", "rb") as f:
         _, dman, _, _, dbody = P.parse(f.read())
     assert dbody == b"" and all(len(f) == 4 for f in dman["files"])
+
+
+def test_build_next_key_rotation(tmp_path):
+    """--next-key puts the new firmware public key into the manifest (signed by the current key)."""
+    fw, nxt = str(tmp_path / "fw"), str(tmp_path / "next")
+    cli("keygen", fw)
+    cli("keygen", nxt)
+    pkg = str(tmp_path / "r.mup")
+    out = cli("build", pkg, "--version", "2.1.0", "--counter", "9", "--next-key", nxt + ".pub")
+    pub = open(nxt + ".pub").read().strip()
+    assert "rotates the firmware key to " + pub in out
+    cli("sign", pkg, "--key", fw + ".key")
+    with open(pkg, "rb") as f:
+        _, man, mbytes, sigs, _ = P.parse(f.read())
+    assert man["next_key"] == pub and json.loads(cli("show", pkg))["next_key"] == pub
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(open(fw + ".pub").read().strip())).verify(
+        sigs[0][1], mbytes)
+    with open(tmp_path / "bad.pub", "w") as f:
+        f.write("abcd\n")
+    r = subprocess.run([sys.executable, "-m", "host_tools", "update", "build", str(tmp_path / "x.mup"),
+                        "--version", "2.1.0", "--counter", "9", "--next-key", str(tmp_path / "bad.pub")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: next key"), r.stderr

@@ -127,3 +127,74 @@ def test_power_cuts_upload_and_switch(interp, tmp_path):
         if r["budget"] < m["upload"]:
             assert r["boot"] == "1.0.0", r  # a cut in the upload never changes the firmware
     assert 0 < switched_at_boot < 30  # cuts fall before and after the pointer's rename
+
+
+@pytest.mark.parametrize("interp", ["unix", "unix32"])
+def test_key_rotation_by_signed_manifest(interp, tmp_path):
+    """A manifest signed by the current firmware key carries next_key: once that firmware is
+    confirmed the meter takes only the new key (the old one is retired); a rollback keeps the old
+    key; a package signed by an unknown key is refused either way."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from host_tools.update.keys import public_hex
+    from update_support import FW_KEY
+    new = Ed25519PrivateKey.generate()
+    new_pub = public_hex(new)
+
+    def pkg(tag, version, counter, key, next_key=None):
+        data = P.build(small_tree(tag), "unix_sim", version, counter, micropython="1.25.0", mpy="6.3",
+                       next_key=next_key)
+        return P.sign(data, key)
+
+    pk = {"rotate": pkg(b"2", "1.1.0", 6, FW_KEY, new_pub), "by_old": pkg(b"3", "1.2.0", 7, FW_KEY),
+          "by_unknown": pkg(b"3", "1.2.0", 7, OTHER_KEY), "by_new": pkg(b"3", "1.2.0", 7, new)}
+    ok, hang = _run(interp, tmp_path, {"rotate": [True, False]}, pk)
+    assert ok["step"] == "confirmed" and ok["key"] == new_pub and ok["cut_restored"] is True, ok
+    conf = [e for e in ok["events"] if e[1] == UPDATE_CONFIRMED]
+    assert [e[3] for e in conf] == [int(new_pub[:7], 16)]
+    assert ok["res"]["by_old"].startswith("SIGNATURE") and ok["res"]["by_unknown"].startswith("SIGNATURE")
+    assert ok["res"]["by_new"] is None and ok["version"] == "1.2.0"
+    # the trial never confirmed: rolled back, the key not rotated, the old key still signs
+    assert hang["step"] == "rollback" and hang["key"] is None, hang
+    assert hang["res"]["by_unknown"].startswith("SIGNATURE")
+    assert hang["res"]["by_old"] is None and hang["version"] == "1.2.0"
+    assert hang["res"]["by_new"].startswith("SIGNATURE")  # after by_old switched: new key unknown
+
+
+@pytest.mark.parametrize("interp", ["unix", "unix32"])
+def test_image_transfer_object_on_the_update_service(interp, tmp_path):
+    """Image transfer (IC 18, services/cosem_image.py) methods as the DLMS server calls them:
+    refusals with their action-result codes, blocks in order only, a resume after a power cut at
+    the first missing block, verify, activate (the switch), the status across the reboot and the
+    trial's confirmation, a tampered block failing the image with nothing switched."""
+    TEMPORARY_FAILURE, READ_WRITE_DENIED, TYPE_UNMATCHED, DATA_BLOCK_NUMBER_INVALID, OTHER_REASON = 2, 3, 12, 19, 250
+    good = package(small_tree(b"2"), "1.1.0", 6)
+    nb = (len(good) + 511) // 512
+    assert nb >= 6
+    bad = bytearray(package(small_tree(b"3"), "1.2.0", 7))
+    bad[-10] ^= 0x40  # the last file: refused at the package's last block
+    good2 = package(small_tree(b"4"), "1.3.0", 8)
+    (r,) = _run(interp, tmp_path, {"image": True}, {"good": good, "bad_block": bytes(bad), "good2": good2})
+    st = {x[0]: x[1:] for x in r["steps"]}
+    assert st["before_init"] == [TEMPORARY_FAILURE, 0]
+    assert st["bad_params"] == [TYPE_UNMATCHED, TYPE_UNMATCHED, OTHER_REASON]
+    assert st["disabled"] == [READ_WRITE_DENIED]
+    assert st["init"] == [0, 1, 0]
+    blocks, first, status, bits = st["blocks"]
+    assert blocks == [0, 0, 0, 0, DATA_BLOCK_NUMBER_INVALID, TYPE_UNMATCHED, OTHER_REASON]
+    assert first == 3 and status == 1 and bits == nb
+    assert st["resumed"] == [1, 3, 0, 3]
+    res, all_in, nbits, hexbits = st["rest"]
+    assert res == [0] * (nb - 3) and all_in and nbits
+    want = (((1 << nb) - 1) << ((8 - nb % 8) % 8)).to_bytes((nb + 7) // 8, "big").hex()
+    assert hexbits == want  # bit 0 = block 0, the first (most significant) bit
+    assert st["verify"] == [0, 3, len(good)]
+    assert st["activate"] == [0, 5, True, ["b", "a", "trial", 0]]
+    assert st["trial"] == [5, "1.1.0"] and st["confirmed"] == [6]
+    assert st["bad_init"] == [0]
+    res, status, verify, activate, pointer, stage, events = st["bad"]
+    assert res[:-1] == [0] * (len(res) - 1) and res[-1] == OTHER_REASON
+    assert status == 4 and verify == OTHER_REASON and activate == OTHER_REASON
+    assert pointer == ["b", "b", "ok", 0] and stage is False
+    assert [UPDATE_REJECTED, R_FILE] in events and [UPDATE_SWITCHED, 6] not in events
+    assert st["restart"] == [0, 1, 0, 0]
+    assert st["rollback"] == [True, 5, "rollback", 7, ["b", "b", "ok", 0]]

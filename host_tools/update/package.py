@@ -1,7 +1,7 @@
 """Build, sign, read and install update packages (format: firmware/meter/services/update.py).
 
     tree = compile_tree(board)                     {path: .mpy bytes} of firmware/meter + the board
-    data = build(tree, board, version, counter, legal_changed=False, base=None)  unsigned package
+    data = build(tree, board, version, counter, legal_changed=False, base=None, next_key=None)
     data = sign(data, private_key, key_id=KEY_FIRMWARE)                          adds a signature
     hdr, manifest, sigs, body = parse(data)
     install(data, slot_dir)                        factory install of a package into a slot (deploy)
@@ -96,9 +96,11 @@ def _header(mbytes, sigs):
     return bytes(out) + mbytes
 
 
-def build(tree, board, version, counter, legal_changed=False, base=None, micropython=None, mpy=None):
+def build(tree, board, version, counter, legal_changed=False, base=None, micropython=None, mpy=None,
+          next_key=None):
     """An unsigned package of `tree`. base: the manifest (dict) of the firmware on the meter; files
-    it has with the same hash become delta entries (not sent, copied on the meter)."""
+    it has with the same hash become delta entries (not sent, copied on the meter). next_key: the
+    next firmware public key (64 hex), rotated in when this firmware is confirmed on the meter."""
     if micropython is None or mpy is None:
         micropython, mpy = mpy_cross_version()
     have = {}
@@ -119,6 +121,14 @@ def build(tree, board, version, counter, legal_changed=False, base=None, micropy
            "legal": {"version": legal.VERSION, "checksum": legal_checksum(tree),
                      "changed": bool(legal_changed)},
            "files": files}
+    if next_key is not None:
+        try:
+            ok = len(bytes.fromhex(next_key)) == 32
+        except ValueError:
+            ok = False
+        if not ok:
+            raise PackageError("next key: 64 hex digits (an Ed25519 public key)")
+        man["next_key"] = next_key.lower()
     mbytes = json.dumps(man, separators=(",", ":"), sort_keys=True).encode()
     return _header(mbytes, []) + bytes(body)
 

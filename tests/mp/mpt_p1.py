@@ -396,6 +396,47 @@ def test_emucs_objects():
         assert k not in d, k
 
 
+def test_emucs_firmware_lines_room_and_allocation():
+    """set_firmware: the four lines after 0-0:96.1.1, their room taken from the variable objects
+    (text capacity shrinks by their length), ValueError when they do not fit; no allocation per
+    telegram; other profiles ignore it."""
+    s = snapshot()
+    b = P1Builder("emucs", {"equipment_id": "E1", "mbus_channels": 0, "demand_max": 0})
+    cap = b.text_capacity()
+    raw = b.build(s)
+    check_frame(raw)
+    n0 = len(raw)
+    b.set_firmware("1.0.0", "7F3A09C2D41B5E68", "1.2.0 (rc)", "")
+    raw = b.build(s)
+    lines = check_frame(raw)
+    d = obj(lines)
+    eq([d[k] for k in ("1-0:0.2.0", "1-0:0.2.8", "1-1:0.2.0", "1-1:0.2.8")],
+       ["(1.0.0)", "(7F3A09C2D41B5E68)", "(1.2.0--rc-)", "(NONE)"])
+    i = lines.index("0-0:96.1.1(4531)")
+    assert lines[i + 1].startswith("1-0:0.2.0(") and lines[i + 5].startswith("0-0:1.0.0("), lines[i:i + 6]
+    grow = len(raw) - n0
+    eq(grow, 4 * 13 + 5 + 16 + 10 + 4)
+    assert cap - b.text_capacity() in (grow // 2, grow // 2 + 1), (cap, b.text_capacity(), grow)
+    b.set_firmware("1", "2", "3", "4")  # again: the room of the old lines comes back first
+    raw = b.build(s)
+    check_frame(raw)
+    eq(len(raw), n0 + 4 * 13 + 4)
+    buf = bytearray(b.max_frame)
+    b.build_into(buf, s)
+    gc.collect()
+    a0 = gc.mem_alloc()
+    for i in range(5):
+        s.t = T0 + i
+        b.build_into(buf, s)
+    assert (gc.mem_alloc() - a0) // 5 <= (32 if is32() else 64)
+    small = P1Builder("emucs", {"max_len": b.fixed_len + 20})
+    raises(ValueError, small.set_firmware, "1.0.0", "7F3A09C2D41B5E68", "1.2.0", "0123456789ABCDEF")
+    check_frame(small.build(s))  # still builds, without the lines
+    d5 = P1Builder("dsmr5", {})
+    d5.set_firmware("1", "2", "3", "4")
+    assert b"0.2.0(" not in d5.build(s)
+
+
 def test_smarty_plaintext_objects():
     s = snapshot()
     r = s.regs

@@ -6,7 +6,8 @@
 #        "snap": {"regs": [[obis, unit, scaler, value], ...], "t": int,
 #                 "events": [[t, code, a, b], ...], "text": hex, "tariff": int|null,
 #                 "sub": [[ch, type, id, capture_t, value, scaler, unit], ...],
-#                 "dm": [t, W]|null, "dh": [[t_month, t_peak, W], ...]|null}}
+#                 "dm": [t, W]|null, "dh": [[t_month, t_peak, W], ...]|null},
+#        "firmware": [legal version, legal checksum, version, manifest id] (optional: set_firmware)}
 import sys
 import json
 import binascii
@@ -49,6 +50,8 @@ def main():
         c = json.loads(line)
         try:
             b = P1Builder(c["profile"], c.get("config") or {})
+            if c.get("firmware"):
+                b.set_firmware(*c["firmware"])
             out = b.build(snapshot(c["snap"]), c.get("fc"))
             print(binascii.hexlify(out).decode())
         except Exception as ex:

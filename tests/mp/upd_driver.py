@@ -233,6 +233,142 @@ def case_trial(job, data, healthy):
     rmtree(root)
 
 
+def _try(s, data):
+    try:
+        push(s, data)
+        return None
+    except ValueError as e:
+        return str(e)
+
+
+def _reboot(job, root, clk):
+    bootsel.select(root, path=[])
+    return service(job, root, clock=clk)
+
+
+def _trial(s, clk, healthy):
+    """Run the trial boot's checks once a second until it confirms or rolls back."""
+    for t in range(1001, 1100):
+        clk.t = t
+        step = s.trial_step(healthy, t)
+        if step:
+            return step
+    return None
+
+
+def case_rotate(job, pk, healthy):
+    """A package carrying next_key, then its trial (confirmed or hung); afterwards which keys the
+    meter takes: old-key, unknown-key and new-key signed packages."""
+    root = job["work"] + "/k"
+    copytree(job["flash"], root)
+    clk = Clock()
+    s, _ = service(job, root, clock=clk)
+    push(s, pk["rotate"])
+    s, ev = _reboot(job, root, clk)
+    step = _trial(s, clk, healthy)
+    s, ev2 = _reboot(job, root, clk)
+    key_file = U.read_bytes(root + "/update_key")
+    evs = [list(ev.get(k)) for k in range(len(ev))] + [list(ev2.get(k)) for k in range(len(ev2))]
+    cut_restored = None
+    if key_file:
+        os.remove(root + "/update_key")  # a power cut between the confirmation and the key write
+        s, _ = service(job, root, clock=clk)
+        cut_restored = U.read_bytes(root + "/update_key") == key_file
+    res = {}
+    for name in ("by_old", "by_unknown", "by_new"):
+        res[name] = _try(s, pk[name])
+        if res[name] is None:
+            s, _ = _reboot(job, root, clk)
+    out(case="rotate", mode=healthy, step=step, key=key_file.decode() if key_file else None,
+        events=evs, cut_restored=cut_restored, res=res, version=slot_state(root)[0])
+    rmtree(root)
+
+
+def case_image(job, pk):
+    """Image transfer (services/cosem_image.py) on the update service: the IC 18 methods called as
+    the DLMS server calls them (decoded A-XDR tuples), results as codes (0 = success)."""
+    from meter.cores.dlms import axdr
+    from meter.cores.dlms.objects import DataAccessError
+    from meter.services import cosem_image as CI
+    root = job["work"] + "/i"
+    copytree(job["flash"], root)
+    clk = Clock()
+    s, ev = service(job, root, clock=clk)
+    it = CI.ImageTransfer(s)
+    r = []
+
+    def call(fn, *a):
+        try:
+            fn(*a)
+            return 0
+        except DataAccessError as e:
+            return e.code
+
+    def init(ident, size):
+        return call(it.initiate, (axdr.STRUCTURE, ((axdr.OCTET_STRING, ident),
+                                                   (axdr.DOUBLE_LONG_UNSIGNED, size))))
+
+    def blk(data, n):
+        return call(it.block, (axdr.STRUCTURE, ((axdr.DOUBLE_LONG_UNSIGNED, n),
+                                                (axdr.OCTET_STRING, data[n * CI.BLOCK:(n + 1) * CI.BLOCK]))))
+
+    good, bad = pk["good"], pk["bad_block"]
+    nb = (len(good) + CI.BLOCK - 1) // CI.BLOCK
+    r.append(("before_init", blk(good, 0), it.transfer_status()))
+    r.append(("bad_params", call(it.initiate, (axdr.STRUCTURE, ((axdr.OCTET_STRING, b""),
+                                                                (axdr.DOUBLE_LONG_UNSIGNED, 5)))),
+              call(it.initiate, None), init(b"x", s.limit + 1)))
+    it.set_enabled((axdr.BOOLEAN, False))
+    r.append(("disabled", init(b"v2", len(good))))
+    it.set_enabled((axdr.BOOLEAN, True))
+    r.append(("init", init(b"v2", len(good)), it.transfer_status(), it.first_missing()))
+    res = [blk(good, n) for n in range(3)]
+    res.append(blk(good, 1))  # a repeat
+    res.append(blk(good, 5))  # past the first missing block
+    res.append(call(it.block, (axdr.STRUCTURE, ((axdr.DOUBLE_LONG_UNSIGNED, 3),
+                                                (axdr.OCTET_STRING, good[3 * CI.BLOCK:3 * CI.BLOCK + 7])))))
+    res.append(call(it.verify, (axdr.INTEGER, 0)))  # incomplete
+    r.append(("blocks", res, it.first_missing(), it.transfer_status(), it.blocks_status()[1][0]))
+    # power cut: the update service replays the staging, the transfer resumes at block 3
+    s, ev = service(job, root, clock=clk)
+    it = CI.ImageTransfer(s)
+    r.append(("resumed", it.transfer_status(), it.first_missing(), init(b"v2", len(good)), it.first_missing()))
+    res = [blk(good, n) for n in range(it.first_missing(), nb)]
+    bs = it.blocks_status()[1]
+    import binascii
+    r.append(("rest", res, it.first_missing() == nb, bs[0] == nb, binascii.hexlify(bs[1]).decode()))
+    r.append(("verify", call(it.verify, (axdr.INTEGER, 0)), it.transfer_status(),
+              it.activate_info()[1][0][1][0][1] if it.activate_info()[1] else None))
+    r.append(("activate", call(it.activate, (axdr.INTEGER, 0)), it.transfer_status(), s.reset_due,
+              list(bootsel.read(root))))
+    s, ev = _reboot(job, root, clk)
+    it = CI.ImageTransfer(s)
+    r.append(("trial", it.transfer_status(), s.version))
+    s.trial_step(True, 1001)
+    r.append(("confirmed", it.transfer_status()))
+    # a tampered block: refused at its file's last byte, status 4, verify refused, nothing switched
+    r.append(("bad_init", init(b"bad", len(bad))))
+    res = [blk(bad, n) for n in range((len(bad) + CI.BLOCK - 1) // CI.BLOCK)]
+    r.append(("bad", res, it.transfer_status(), call(it.verify, (axdr.INTEGER, 0)),
+              call(it.activate, (axdr.INTEGER, 0)), list(bootsel.read(root)), U.exists(root + "/" + U.STAGE),
+              [list(ev.get(k))[1:3] for k in range(len(ev))]))
+    # a new identifier starts over
+    r.append(("restart", init(b"v3", len(good)), it.transfer_status(), it.first_missing(), s.staged))
+    # another image, activated, and its trial never healthy: rolled back -> status 7
+    g2 = pk["good2"]
+    n2 = (len(g2) + CI.BLOCK - 1) // CI.BLOCK
+    res = [init(b"v4", len(g2))] + [blk(g2, n) for n in range(n2)] + [call(it.activate, (axdr.INTEGER, 0))]
+    s, ev = _reboot(job, root, clk)
+    it = CI.ImageTransfer(s)
+    st5 = it.transfer_status()
+    step = _trial(s, clk, False)
+    s, ev = _reboot(job, root, clk)
+    it = CI.ImageTransfer(s)
+    r.append(("rollback", res == [0] * (n2 + 2), st5, step, it.transfer_status(), list(bootsel.read(root))))
+    out(case="image", steps=r)
+    rmtree(root)
+
+
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
@@ -257,6 +393,10 @@ def main():
         s.commit("%08X" % U.crc32(pk["good"]))
         out(case="measure", upload=upload, total=fs.used)
         rmtree(root)
+    if job.get("image"):
+        case_image(job, pk)
+    for healthy in job.get("rotate", ()):
+        case_rotate(job, pk, healthy)
     for b in job.get("cuts", ()):
         case_cut(job, b, pk["good"])
     print("@@END")

@@ -361,6 +361,14 @@ class App:
                                         trial_s=ucfg.get("trial_s", 120))
         u.boot(state, self.clock.now())
         u.register(self.optical.session.registry)
+        if self.dlms is not None:  # image transfer (IC 18) over DLMS on the same service
+            from meter.services import cosem_model
+            cosem_model.add_update(self.dlms.registry, u)
+        if self.p1 is not None:  # e-MUCS firmware identification lines
+            try:
+                self.p1.builder.set_firmware(u.legal_version, u.legal_checksum, u.version, u.manifest_id)
+            except ValueError as e:  # no room under the configured max_len: telegram without them
+                self.board.log("p1: %s" % e)
         self.customer.ident = (("LEGAL SW " + u.legal_version)[:16], u.legal_checksum or "NONE")
         self._health_t0 = self.metering.last_tick
 

@@ -120,6 +120,12 @@ class SimHooks:
         return {"free": gc.mem_free(), "alloc": gc.mem_alloc(), "ticks": a.metrology.ticks,
                 "saves": a.store.saves, "profile": a.profile.records}
 
+    def _q_modules(self, args):
+        # which of the named modules are loaded (lazy-import checks: an unconfigured service is
+        # not imported)
+        import sys
+        return [k for k in args if k in sys.modules]
+
     def _q_p1(self, args):
         p = self.app.p1
         return None if p is None else {"sent": p.sent, "late": p.late, "fc": p.fc}

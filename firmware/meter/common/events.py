@@ -46,7 +46,7 @@ TOKEN_RESULT = 62  # a = STS result code, b = token class << 4 | subclass
 # firmware update (codes 93..99, services/update.py)
 UPDATE_REJECTED = 93  # a = reason code (services/update.py R_*), b = the package's counter
 UPDATE_SWITCHED = 94  # new firmware installed, trial boot next; a = new counter, b = old counter
-UPDATE_CONFIRMED = 95  # trial boot healthy; a = counter
+UPDATE_CONFIRMED = 95  # trial boot healthy; a = counter, b = ident of a firmware key rotated in (or 0)
 UPDATE_ROLLBACK = 96  # a = 1 trial never confirmed (crash/reset), 2 health-check timeout; b = counter
 LEGAL_CHANGED = 97  # legally relevant software changed; a = old, b = new checksum ident (28 bits)
 STS_KEY_CHANGED = 63  # a = new key revision (KRN), b = base date index (0 1993, 1 2014, 2 2035)

@@ -9,7 +9,8 @@
 # Actions (cores/dlms/actions.py) are carried out here: STORE of the invocation counters and the
 # lockout goes to `cell` (a 16-byte storage.StateCell: tx_ic u32, rx_ic+1 u32, lockout 8 bytes)
 # and is durable before the answer goes out; NEW_KEY/SECRET install the key in Keys (RAM: the
-# board key store is the boot source); EVENT is counted on the event log as DLMS_* codes.
+# board key store is the boot source); EVENT is counted on the event log as DLMS_* codes (not
+# image_block_transfer, IC 18 method 2: one per 512 bytes; the update service logs the outcome).
 import asyncio
 import struct
 
@@ -109,7 +110,7 @@ class DlmsPort:
                 self.keys.lls[a[1]] = a[2]
             elif k == X.EVENT:
                 code = _LOGGED.get(a[1])
-                if code is not None:
+                if code is not None and not (a[2] == 18 and a[3][6] == 2):  # not every image block
                     self.events.add(self.clock.now(), code, a[2], 0)
         return True
 

@@ -32,6 +32,9 @@
 #                   only with prepayment configured (services/cosem_credit.py)
 #   0-0:41.0.0.255  SAP assignment (17)
 #   0-0:43.0.0.255  Security setup (64) with global_key_transfer (keys from board.keys only)
+#   0-0:44.0.0.255  Image transfer (18) on the firmware update service, MGMT authenticated only,
+#                   and the firmware identification 0-0:0.2.0/8, 1-0:0.2.0/8 (public)
+#                   (services/cosem_image.py): added by add_update() on a meter with updates
 from meter.cores.dlms import axdr
 from meter.cores.dlms import objects as O
 from meter.cores.dlms import cosemtime
@@ -233,6 +236,13 @@ def add_profile(reg, lp, clock):
                              (O.REGISTER, ob(1, 0, 1, 8, 0), 2, 0), (O.REGISTER, ob(1, 0, 2, 8, 0), 2, 0),
                              (O.REGISTER, ob(1, 0, 3, 8, 0), 2, 0), (O.REGISTER, ob(1, 0, 4, 8, 0), 2, 0)],
                             lp.period, R_PUB))
+
+
+def add_update(reg, update):
+    """Image transfer and firmware identification on the UpdateService (built after the model:
+    the app calls this from its update step)."""
+    from meter.services.cosem_image import add_image_objects
+    return add_image_objects(reg, update, MGMT, R_PUB)
 
 
 def build(registers, clock, supply, keys, identity, client_title=b"", profile=None, events=None,

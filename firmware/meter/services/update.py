@@ -9,7 +9,8 @@
 #   .   n  manifest, JSON (the signed bytes)
 #   .      the files' bytes, concatenated in manifest order
 # Manifest: {"format": 1, "board", "micropython", "mpy", "version", "counter",
-#   "legal": {"version", "checksum", "changed"}, "files": [[path, size, sha256 hex], ...]}
+#   "legal": {"version", "checksum", "changed"}, "files": [[path, size, sha256 hex], ...],
+#   optional "next_key": 64 hex (key rotation, below)}
 #   A file entry [path, size, sha256, "same"] (a delta package) has no bytes in the body: the file
 #   is copied from the running slot at the install and must have that hash there.
 #
@@ -18,6 +19,7 @@
 #   boot         the slot pointer (bootsel.py)            a/, b/   the slots: .mpy trees
 #   <slot>/manifest.json  the installed firmware's manifest
 #   counter      the security counter floor: raised when a firmware is confirmed
+#   update_key   the rotated firmware public key (64 hex), when one was rotated in (below)
 #   stage.pkg    the package being received (kept across power cuts; replayed at boot to resume)
 #
 # Checks, in this order; the first failure refuses the package (UPDATE_REJECTED a = reason code
@@ -35,6 +37,16 @@
 # legal part changed). No confirmation within trial_s meter seconds: pointer back to the previous
 # slot, UPDATE_ROLLBACK (a = 2), reset. A crash or reset during the trial: bootsel rolls back on
 # the next start (UPDATE_ROLLBACK a = 1 logged then).
+#
+# Key rotation: a manifest may carry "next_key", the next firmware public key; like every field it
+# is covered by the signature of the CURRENT firmware key. It takes effect when that firmware's
+# trial boot is confirmed (a rollback leaves the old key), and at any later boot of the confirmed
+# firmware if a power cut came between the confirmation and the key write: update_key in <root>
+# is written atomically and from then on is the only firmware key - the old one (the board key
+# store's "update_key" or the previous rotation) is retired, so a package signed by it is refused
+# (R_SIGNATURE) like one of an unknown key. UPDATE_CONFIRMED b = the new key's ident (first 28
+# bits). A public key is no secret: the file only needs the integrity of the boot pointer. The
+# metrology key is not rotated this way (it belongs to the legal part's authority).
 #
 # Programming mode (IEC 62056-21, writes at level 2 = P2), manufacturer-specific:
 #   C.93.0  R1  running firmware '<version>,<counter>,<slot>[,trial]'
@@ -114,6 +126,11 @@ def _safe_path(p):
     return True
 
 
+def manifest_id(data):
+    """The manifest's identification: its SHA-256, first 8 bytes, 16 upper-case hex digits."""
+    return binascii.hexlify(hashlib.sha256(data).digest()[:8]).decode().upper()
+
+
 def parse_header(hdr):
     """(manifest bytes, {key id: signature}, header length) of a complete header; Refused."""
     if len(hdr) < 9 or hdr[:4] != MAGIC:
@@ -148,7 +165,10 @@ class Manifest:
             self.legal_checksum = lg["checksum"]
             self.legal_changed = lg["changed"] is True
             files = m["files"]
-            ok = m["format"] == 1 and type(self.counter) is int and 0 <= self.counter < (1 << 30)
+            nk = m.get("next_key")
+            self.next_key = None if nk is None else binascii.unhexlify(nk)
+            ok = (m["format"] == 1 and type(self.counter) is int and 0 <= self.counter < (1 << 30)
+                  and (nk is None or len(self.next_key) == 32))
         except (ValueError, KeyError, TypeError, IndexError):
             raise Refused(R_FORMAT, "FORMAT: manifest")
         self.files = []
@@ -200,6 +220,7 @@ class UpdateService:
         self.version, self.counter, self.legal_version, self.legal_checksum = \
             running or ("0", 0, legal.VERSION, "")
         self.manifest_id = ""
+        self.next_key = None
         self._clear_state()
 
     # ------------------------------------------------------------------ helpers
@@ -252,7 +273,8 @@ class UpdateService:
                     m = Manifest(data)
                     self.version, self.counter = m.version, m.counter
                     self.legal_version, self.legal_checksum = m.legal_version, m.legal_checksum
-                    self.manifest_id = binascii.hexlify(hashlib.sha256(data).digest()[:8]).decode().upper()
+                    self.manifest_id = manifest_id(data)
+                    self.next_key = m.next_key
                 except Refused:
                     self._say("installed manifest unreadable")
             if state == "rb":
@@ -260,6 +282,8 @@ class UpdateService:
                 self._say("trial boot never confirmed: rolled back to slot " + active)
                 self._pointer(active, active, "ok")
             self.trial = state == "trial"
+            if not self.trial:
+                self._rotate()  # completes a rotation cut short after the confirmation
         if exists(self._p(STAGE)):
             self._resume()
 
@@ -289,7 +313,7 @@ class UpdateService:
     def _check_manifest(self, data, sigs):
         if ed25519_verify is None or self.keys is None:
             raise Refused(R_SIGNATURE, "SIGNATURE: no verifier or key store")
-        key = self.keys.get("update_key")
+        key = self.update_key()
         sig = sigs.get(KEY_FIRMWARE)
         if key is None or sig is None or not ed25519_verify(key, data, sig):
             raise Refused(R_SIGNATURE, "SIGNATURE: firmware key signature not valid")
@@ -316,6 +340,25 @@ class UpdateService:
             if mk is None or ms is None or not ed25519_verify(mk, data, ms):
                 raise Refused(R_LEGAL_KEY, "LEGAL: metrology key signature missing or not valid")
         return m
+
+    def update_key(self):
+        """The firmware key: the rotated one in <root>, else the board key store's."""
+        d = read_bytes(self._p("update_key"))
+        if d:
+            try:
+                return binascii.unhexlify(d.strip())
+            except ValueError:
+                pass  # not a key: the key store's applies
+        return self.keys.get("update_key")
+
+    def _rotate(self):
+        """Install the running (confirmed) firmware's next_key; its ident, or 0 if none is new."""
+        k = self.next_key
+        if k is None or k == self.update_key():
+            return 0
+        write_atomic(self._p("update_key"), binascii.hexlify(k))
+        self._say("firmware key rotated")
+        return int.from_bytes(k[:4], "big") >> 4
 
     def _refuse(self, e, counter=0):
         self.last_error = str(e)
@@ -401,10 +444,13 @@ class UpdateService:
         return 0 if self.man is None else self._hdr_total + self.man.body
 
     # ------------------------------------------------------------------ commit
+    def complete(self):
+        return self.man is not None and self._fi >= len(self.man.files)
+
     def commit(self, crc_text):
-        """Verify the staged package whole, install it into the other slot, switch. ValueError."""
+        """The optical commit: the whole package's CRC-32, then switch(). ValueError."""
         try:
-            if self.man is None or self._fi < len(self.man.files):
+            if not self.complete():
                 raise Refused(R_SIZE, "SIZE: package incomplete (%d bytes)" % self.staged)
             try:
                 want = int(crc_text, 16) if crc_text and len(crc_text) == 8 else -1
@@ -412,6 +458,29 @@ class UpdateService:
                 want = -1
             if want != self.crc:
                 raise Refused(R_CRC, "CRC: staged bytes have %08X" % self.crc)
+        except Refused as e:
+            self._refuse(e, self.man.counter if self.man is not None else 0)
+        self.switch()
+
+    def verify(self):
+        """The staged package verified whole from flash (signature, then every file's hash):
+        (manifest, manifest id, firmware-key signature); ValueError (refused, staging removed)."""
+        try:
+            if not self.complete():
+                raise Refused(R_SIZE, "SIZE: package incomplete (%d bytes)" % self.staged)
+            m = self._verify_stage()
+        except Refused as e:
+            self._refuse(e, self.man.counter if self.man is not None else 0)
+        except OSError as e:
+            self._refuse(Refused(R_STORAGE, "STORAGE: %s" % (e,)))
+        return m, manifest_id(self._mdata), self._sigs.get(KEY_FIRMWARE)
+
+    def switch(self):
+        """Verify the staged package whole, install it into the other slot, switch (the reboot
+        follows: reset_due). ValueError."""
+        try:
+            if not self.complete():
+                raise Refused(R_SIZE, "SIZE: package incomplete (%d bytes)" % self.staged)
             m = self._verify_stage()
             new = "b" if self.slot == "a" else "a"
             self._install(m, new)
@@ -450,6 +519,7 @@ class UpdateService:
             if f.read(1):
                 raise Refused(R_SIZE, "SIZE: bytes after the last file")
         self._mdata = mdata
+        self._sigs = sigs
         return m
 
     def _hash_stream(self, f, size, buf, out=None):
@@ -525,7 +595,7 @@ class UpdateService:
             write_atomic(self._p("counter"), str(max(self.counter, self.floor())).encode())
             self._pointer(self.slot, self.slot, "ok")
             self.trial = False
-            self._event(ev.UPDATE_CONFIRMED, self.counter)
+            self._event(ev.UPDATE_CONFIRMED, self.counter, self._rotate())
             if prev_legal is not None and prev_legal != self.legal_checksum:
                 self._event(ev.LEGAL_CHANGED, legal.ident(prev_legal), legal.ident(self.legal_checksum))
             self._say("firmware %s confirmed" % self.version)

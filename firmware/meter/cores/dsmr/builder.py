@@ -7,13 +7,18 @@
 #   n = b.build_into(buf, snap, fc=None)      fc: smarty frame counter (the P1 service owns it)
 #   buf[:n] is the telegram (smarty: the DLMS general-glo-ciphering frame)
 #   b.period                                  seconds between telegrams for the profile
+#   b.set_firmware(legal_v, legal_c, fw_v, fw_id)  e-MUCS firmware lines from then on (prepared
+#                                             once; other profiles ignore it)
 #
 # Profiles (object lists follow the public specs; order as in their tables and examples):
 #   dsmr5   DSMR 5.0.2 table 6-3, every object: 1-3:0.2.8(50), 0-0:1.0.0, 0-0:96.1.1, 1-0:1.8.1/2,
 #           2.8.1/2, 0-0:96.14.0, 1-0:1.7.0, 2.7.0, 0-0:96.7.21, 96.7.9, 1-0:99.97.0, sags and
 #           swells L1..L3, 0-0:96.13.0, V/I/+P/-P per phase, M-Bus 0-n:24.1.0/96.1.0/24.2.1. 1 s.
 #   dsmr4   DSMR 4.2.2: version 42, adds 0-0:96.13.1 (empty), no voltages. 10 s.
-#   emucs   e-MUCS H 1.7 (Fluvius): 0-0:96.1.4(50217), 0-0:96.1.1, 1-0:1.4.0, 1-0:1.6.0,
+#   emucs   e-MUCS H 1.7 (Fluvius): 0-0:96.1.4(50217), 0-0:96.1.1, [firmware identification:
+#           1-0:0.2.0 / 1-0:0.2.8 the legally relevant part's version / checksum, 1-1:0.2.0 /
+#           1-1:0.2.8 the firmware's version / manifest id, once set_firmware() gave them],
+#           1-0:1.4.0, 1-0:1.6.0,
 #           0-0:98.1.0, currents F5(2,2), 0-0:96.3.10 breaker, 0-0:17.0.0 limiter (kW),
 #           1-0:31.4.0 fuse threshold, M-Bus ids 0-n:96.1.1, gas 0-n:24.2.3. 1 s.
 #   smarty  LU P1 1.1.3 table 3.1 (as dsmr-parser's MSN expects): 1-3:0.2.8(42), 0-0:42.0.0,
@@ -106,7 +111,7 @@ import metercrypto
 from meter.common import timeutil
 from meter.common import events as ev
 from meter.common.timezone import TimeZone
-from meter.cores.dsmr.objects import (PROFILES, object_table, DEFAULTS, K_STATIC, K_TST, K_REG, K_TARIFF, K_CNT, K_FLAG, K_DMONTH, K_LOG, K_TEXT, K_DHIST, K_MBUS, F_DTST, F_DVAL, M_MOD, M_SAT, M_TRUNC_SAT, C_PF_SHORT, C_PF_LONG, C_SAG, C_SWELL)
+from meter.cores.dsmr.objects import (PROFILES, object_table, DEFAULTS, K_STATIC, K_TST, K_REG, K_TARIFF, K_CNT, K_FLAG, K_DMONTH, K_LOG, K_TEXT, K_DHIST, K_MBUS, K_FW, F_DTST, F_DVAL, M_MOD, M_SAT, M_TRUNC_SAT, C_PF_SHORT, C_PF_LONG, C_SAG, C_SWELL)
 from meter.cores.dsmr.digits import P10, HEX, PREFIX, Piece, put, wdig, wuint, whex, hexstr, printable
 
 
@@ -136,6 +141,13 @@ def _bytes_cfg(v, n, what):
     return v
 
 
+def _p1_text(t):
+    out = []
+    for ch in t[:32]:
+        out.append(ch if ch.isdigit() or ch.isalpha() and ord(ch) < 0x7F or ch in ".-" else "-")
+    return "".join(out) or "NONE"
+
+
 class P1Builder:
     def __init__(self, profile, config=None):
         cfg = config or {}
@@ -147,9 +159,25 @@ class P1Builder:
         self.profile = profile
         flag, ident, version, eid = self._options(profile, cfg)
         self._security(profile, cfg)
+        self._fw = None
         self._init_state(profile)
         self._layout(profile, flag, ident, version, eid, self._thresholds(cfg))
         self._make_pieces()
+
+    def set_firmware(self, legal_version, legal_checksum, version, manifest_id):
+        """The e-MUCS firmware identification lines, prepared once as one piece (their room is
+        taken from the variable objects'). Texts: at most 32 characters of letters, digits, '.'
+        and '-' (any other becomes '-': P1 parsers such as dsmr-parser take no more in a value);
+        empty -> "NONE". ValueError if they do not fit max_len."""
+        if not self._has_fw:
+            return
+        t = [_p1_text(x) for x in (legal_version, legal_checksum, version, manifest_id)]
+        pc = Piece("1-0:0.2.0(%s)\r\n1-0:0.2.8(%s)\r\n1-1:0.2.0(%s)\r\n1-1:0.2.8(%s)\r\n" % tuple(t))
+        room = self._room + (self._fw.n if self._fw is not None else 0) - pc.n
+        if room < 0:
+            raise ValueError("P1: the firmware lines do not fit max_len")
+        self._room = room
+        self._fw = pc
 
     def _options(self, profile, cfg):
         """Validate the general options; returns the header and identity texts."""
@@ -269,7 +297,7 @@ class P1Builder:
         curlen = len(header)
         fields = []
         fixed = 0  # bytes of the variable segments at their minimum
-        self._has_log = self._has_text = self._has_dhist = self._has_mbus = False
+        self._has_log = self._has_text = self._has_dhist = self._has_mbus = self._has_fw = False
 
         for ent in object_table(profile):
             obis, kind, idig, dec, unit, mode, ph, inst, extra = ent
@@ -279,8 +307,10 @@ class P1Builder:
                 continue
             if extra == "aux" and not self.aux_relays:
                 continue
-            if kind in (K_LOG, K_TEXT, K_DHIST, K_MBUS):
-                if kind == K_LOG:
+            if kind in (K_LOG, K_TEXT, K_DHIST, K_MBUS, K_FW):
+                if kind == K_FW:
+                    self._has_fw = True  # nothing until set_firmware()
+                elif kind == K_LOG:
                     self._has_log = True
                     fixed += 29  # "1-0:99.97.0(0)(0-0:96.7.19)\r\n"
                 elif kind == K_TEXT:
@@ -487,6 +517,9 @@ class P1Builder:
                     pos = self._w_text(buf, pos)
                 elif k == K_DHIST:
                     pos = self._w_dhist(buf, pos, snap.demand_hist)
+                elif k == K_FW:
+                    if self._fw is not None:
+                        pos = put(buf, pos, self._fw)
                 else:
                     pos = self._w_mbus(buf, pos)
         buf[pos] = 0x21  # '!'

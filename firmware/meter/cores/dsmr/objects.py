@@ -15,6 +15,7 @@ K_LOG = 7  # power failure event log (variable)
 K_TEXT = 8  # text message (variable)
 K_DHIST = 9  # emucs 0-0:98.1.0 (variable)
 K_MBUS = 10  # M-Bus channels (variable)
+K_FW = 11  # e-MUCS firmware identification 1-0:0.2.0/8, 1-1:0.2.0/8 (P1Builder.set_firmware)
 # field-only kinds
 F_DTST = 20
 F_DVAL = 21
@@ -89,7 +90,8 @@ def object_table(profile):
         tab.append(_k("mbus", K_MBUS))
         return tab
     if profile == "emucs":
-        tab = [_k("0-0:96.1.4", K_STATIC, "version"), _k("0-0:96.1.1", K_STATIC, "eid"), _k("0-0:1.0.0", K_TST),
+        tab = [_k("0-0:96.1.4", K_STATIC, "version"), _k("0-0:96.1.1", K_STATIC, "eid"),
+               _k("fw", K_FW), _k("0-0:1.0.0", K_TST),
                _e("1-0:1.8.1"), _e("1-0:1.8.2"), _e("1-0:2.8.1"), _e("1-0:2.8.2"),
                _k("0-0:96.14.0", K_TARIFF), _p("1-0:1.4.0"), _k("1-0:1.6.0", K_DMONTH),
                _k("0-0:98.1.0", K_DHIST), _p("1-0:1.7.0"), _p("1-0:2.7.0"),

@@ -172,11 +172,12 @@ def test_encoder_against_vector_v1():
 
 
 # ---------------------------------------------------------------- the rig
-def send(rig, frames, mode="T1", rssi=-70):
+def send(rig, frames, mode="T1", rssi=-70, service_ms=1):
+    """Frames back to back on the air, then virtual time until the last one is in."""
     end = 0
     for f in frames:
         end = rig.air.send(on_air(f, mode), mode, rssi, 300)[1]
-    rig.air.run(max(1, end // 1000 + 3 - rig.air.run(0)), 1)
+    rig.air.run(max(1, end // 1000 + 3 - rig.air.run(0)), service_ms)
 
 
 def p1(rig, profile):
@@ -276,9 +277,12 @@ def test_submeters_story(rig):
 def test_fuzz_frames_through_the_air(rig):
     """10^4 random and mutated frames: no crash, every frame the link accepted is counted once,
     and nothing unauthenticated changes a reading or a counter."""
+    if rig.profile != "dsmr5":
+        pytest.skip("the receive path does not depend on the P1 profile: once is enough")
     rnd = random.Random(14)
     base = [encode_mode7(GAS, GAS_KEY, 0x50, 5000, gas_records(77, rig.now())),
             encode_mode5(WATER, WATER_KEY, 0x51, water_records(77))]
+    send(rig, base)  # the originals: accepted (or, after the story, replayed: rejected)
     before = rig.query("oms")
     link0 = rig.air.stats()["ok"]
     tg0 = p1(rig, rig.profile)
@@ -303,14 +307,17 @@ def test_fuzz_frames_through_the_air(rig):
                 b[j] = rnd.randrange(256)
         b[0] = len(b) - 1
         batch.append(bytes(b))
-    for k in range(0, n, 100):
-        send(rig, batch[k:k + 100])
+    for k in range(0, n, 50):  # C1 (shorter on air than T1), the port serviced every 3 ms
+        send(rig, batch[k:k + 50], "C1", service_ms=3)
     after = rig.query("oms")
     link = rig.air.stats()["ok"] - link0
     added = sum(after["total"][k] - before["total"][k] for k in after["total"])
     assert added == link, (added, link)
     assert link > n * 0.9  # nearly all reached the collector (dup_window 0)
-    assert after["total"]["ok"] == before["total"]["ok"]
+    # mode 7: nothing but the original passes the MAC, and that is a replay now. Mode 5 has no
+    # counter (EN 13757-7): a mutation outside the encrypted blocks may still decode, to the same
+    # value (the checks below)
+    assert after["meters"][0]["ok"] == before["meters"][0]["ok"]
     assert [m["counter"] for m in after["meters"]] == [m["counter"] for m in before["meters"]]
     tg = p1(rig, rig.profile)
     assert [_mbus(tg, c).MBUS_METER_READING.value for c in (1, 2)] == vals0

@@ -270,8 +270,11 @@ def test_submeters_story(rig):
     send(rig, [encode_mode7(GAS, GAS_KEY, 0x12, mcr + 1, gas_records(gas_l + 5, rig.now()))])
     assert _mbus(p1(rig, prof), 1).MBUS_METER_READING.value * 1000 == gas_l + 5
 
-    # optical readout view (programming registry fallback): the sub-meter lines
-    assert rig.query("oms")["meters"][0]["ok"] == 1
+    # the optical readout (IEC 62056-21 peer client) shows the same readings
+    from test_rig_optical import peer_readout
+    data = {a: (v, u) for a, v, u in peer_readout(rig.optical_port)[0]}
+    assert data["0-1:24.2.1"] == ("%09.3f" % ((gas_l + 5) / 1000), "m3"), data.get("0-1:24.2.1")
+    assert "0-2:24.2.1" not in data and "0-3:24.2.1" not in data  # no reading since the cut
 
 
 def test_fuzz_frames_through_the_air(rig):

@@ -329,6 +329,8 @@ class App:
                 self.board.log("optical: lockout record not valid: ignored")
         self.tariff_cfg.register(opt.session.registry, self.metering.tick)
         optical_objects.register_supply(opt.session.registry, self.supply)
+        if self.oms is not None and self.oms.collector is not None:
+            optical_objects.register_submeters(opt.session.registry, self.oms.collector)
         if self.credit is not None:
             optical_objects.register_credit(opt.session.registry, self.credit)
         if self.tokens is not None:

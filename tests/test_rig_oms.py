@@ -332,6 +332,7 @@ def test_own_frames_on_the_air(rig):
     rig.set_load(1, 230.0, 8.0, 1.0)
     seen = []
     last = None
+    rig.advance(1)  # the schedule starts at the first metering tick with the radio attached
     for _ in range(3):
         due = rig.query("oms")["tx"]["due"]
         rig.advance(max(0, due - rig.now()))
@@ -356,11 +357,23 @@ def test_own_frames_on_the_air(rig):
         assert rec[("6d", 0)] == time_f(t)
         seen.append(rec[("03", 0)])
     assert seen[-1] > seen[0]  # energy moved between frames
+    # an installation frame (SND_IR) on demand, with a fresh counter
+    assert rig.command("oms", "install") is True
+    rig.advance(1)
+    rig.air.run(200)
+    mcr, _, c = decode_mode7(t1_decode(rig.air.sent()[-1][0]), TX_KEY)
+    assert c == 0x46 and mcr > last
+    last = mcr
+    assert rig.command("submeter", 1, 3, "X", 0, 1, -3, "m3")["error"].startswith("submeter: the OMS")
     # the counter survives a power cut (reserved ahead: never reused)
     rig.power_cut()
     rig.power_restore(off_s=10)
     rig.air.run(5)
     assert rig.query("oms")["tx"]["counter"] >= last
+    assert rig.command("oms", "install") is True
+    rig.advance(1)
+    rig.air.run(200)
+    assert decode_mode7(t1_decode(rig.air.sent()[-1][0]), TX_KEY)[0] > last
 
 
 _3OF6 = {v: i for i, v in enumerate((0x16, 0x0D, 0x0E, 0x0B, 0x1C, 0x19, 0x1A, 0x13,

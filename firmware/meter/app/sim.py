@@ -236,6 +236,8 @@ class SimHooks:
     def _c_submeter(self, args):
         # channel device_type equipment_id capture_time value scaler unit
         # ("-" for an empty equipment id); a bad reading is refused and changes nothing
+        if not hasattr(self.app.submeters, "set"):
+            return {"error": "submeter: the OMS collector is the source (config oms)"}
         try:
             ch, dt, eid, t, v, sc, unit = args[:7]
             self.app.submeters.set(int(ch), int(dt), "" if eid == "-" else eid, int(t), int(v), int(sc), unit)

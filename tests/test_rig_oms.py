@@ -22,6 +22,7 @@ from host_tools.rig import Rig
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "mp"))
 from wmbus_ref import on_air, load_vectors, crc_en13757  # noqa: E402
+from test_oms_peer import _ref_decode  # noqa: E402  (independent mode-7 + ELL receiver)
 
 pytestmark = pytest.mark.rig
 
@@ -40,7 +41,7 @@ def cfg(profile):
             "oms": {"submeters": [{"id": GAS[0], "mfct": GAS[1], "channel": 1, "key": "gas_key"},
                                   {"id": WATER[0], "mfct": WATER[1], "channel": 2, "key": "water_key"}],
                     "tx": {"id": "00112233", "mfct": "OMT", "key": "oms_tx_key", "interval": 900,
-                           "mode": "T1", "security": 7,
+                           "mode": "T1", "security": 7, "ell": True,
                            "records": ["import_wh", "export_wh", "power_w", "time_f"]}}}
 
 
@@ -119,30 +120,6 @@ def decode_mode7(frame, key):
     plain = _aes_cbc(kdf(key, 0, mcr, ident), bytes(16), tpl[6:6 + n], enc=False)
     assert plain[:2] == b"\x2f\x2f"
     return mcr, plain[2:], frame[1]
-
-
-def records_plain(data):
-    """EN 13757-3 records (the few our frames carry): {(vif bytes, tariff): int}."""
-    out = {}
-    p = 0
-    lens = {1: 1, 2: 2, 3: 3, 4: 4, 6: 6, 7: 8}
-    while p < len(data) and data[p] != 0x2F:
-        dif = data[p]
-        p += 1
-        tariff = 0
-        if dif & 0x80:
-            tariff = (data[p] >> 4) & 3
-            assert not data[p] & 0x80
-            p += 1
-        vif = bytes([data[p]])
-        p += 1
-        while vif[-1] & 0x80:
-            vif += bytes([data[p]])
-            p += 1
-        n = lens[dif & 0x0F]
-        out[(vif.hex(), tariff)] = int.from_bytes(data[p:p + n], "little", signed=True)
-        p += n
-    return out
 
 
 def time_f(t):
@@ -346,16 +323,16 @@ def test_own_frames_on_the_air(rig):
         coded, mode, _ = sent[-1]
         assert mode == "T1"
         frame = t1_decode(coded)
-        mcr, plain, c = decode_mode7(frame, TX_KEY)
-        assert c == 0x44 and frame[9] == 0x02  # SND_NR, electricity
+        mcr, recs = _ref_decode(frame, TX_KEY)
+        assert frame[1] == 0x44 and frame[9] == 0x02  # SND_NR, electricity
         assert last is None or mcr > last
         last = mcr
-        rec = records_plain(plain)
-        assert rec[("03", 0)] == regs["1-0:1.8.0"][0]
-        assert rec[("833c", 0)] == regs["1-0:2.8.0"][0]
-        assert rec[("2b", 0)] == regs["1-0:1.7.0"][0]
-        assert rec[("6d", 0)] == time_f(t)
-        seen.append(rec[("03", 0)])
+        rec = {(v, tar): x for v, tar, x in recs}
+        assert rec[((0x03,), 0)] == regs["1-0:1.8.0"][0]  # Wh
+        assert rec[((0x83, 0x3C), 0)] == regs["1-0:2.8.0"][0]  # Wh, backward flow
+        assert rec[((0x2B,), 0)] == regs["1-0:1.7.0"][0]  # W
+        assert rec[((0x6D,), 0)] == time_f(t)
+        seen.append(rec[((0x03,), 0)])
     assert seen[-1] > seen[0]  # energy moved between frames
     # an installation frame (SND_IR) on demand, with a fresh counter
     assert rig.command("oms", "install") is True

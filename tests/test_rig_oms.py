@@ -21,7 +21,7 @@ from conftest import ROOT
 from host_tools.rig import Rig
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "mp"))
-from wmbus_ref import on_air, load_vectors, crc_en13757  # noqa: E402
+from wmbus_ref import on_air, load_vectors, strip_crcs  # noqa: E402
 from test_oms_peer import _ref_decode  # noqa: E402  (independent mode-7 + ELL receiver)
 
 pytestmark = pytest.mark.rig
@@ -42,7 +42,8 @@ def cfg(profile):
                                   {"id": WATER[0], "mfct": WATER[1], "channel": 2, "key": "water_key"}],
                     "tx": {"id": "00112233", "mfct": "OMT", "key": "oms_tx_key", "interval": 900,
                            "mode": "T1", "security": 7, "ell": True,
-                           "records": ["import_wh", "export_wh", "power_w", "time_f"]}}}
+                           "records": ["import_wh", "export_wh", "import_wh_1", "import_wh_2",
+                                       "power_w", "time_f"]}}}
 
 
 # ---------------------------------------------------------------- OMS, from the standard
@@ -330,6 +331,8 @@ def test_own_frames_on_the_air(rig):
         rec = {(v, tar): x for v, tar, x in recs}
         assert rec[((0x03,), 0)] == regs["1-0:1.8.0"][0]  # Wh
         assert rec[((0x83, 0x3C), 0)] == regs["1-0:2.8.0"][0]  # Wh, backward flow
+        assert rec[((0x03,), 1)] == regs["1-0:1.8.1"][0]  # per rate (DIFE tariff 1, 2)
+        assert rec[((0x03,), 2)] == regs["1-0:1.8.2"][0]
         assert rec[((0x2B,), 0)] == regs["1-0:1.7.0"][0]  # W
         assert rec[((0x6D,), 0)] == time_f(t)
         seen.append(rec[((0x03,), 0)])
@@ -358,23 +361,36 @@ _3OF6 = {v: i for i, v in enumerate((0x16, 0x0D, 0x0E, 0x0B, 0x1C, 0x19, 0x1A, 0
 
 
 def t1_decode(coded):
-    """EN 13757-4 T1: 3-of-6 chips -> format A frame; CRCs checked and removed."""
+    """EN 13757-4 T1: 3-of-6 chips -> format A frame; CRCs checked and removed (wmbus_ref)."""
     bits = "".join("{:08b}".format(b) for b in coded)
     out = bytearray()
     for k in range(0, len(bits) - 11, 12):
         hi, lo = _3OF6.get(int(bits[k:k + 6], 2)), _3OF6.get(int(bits[k + 6:k + 12], 2))
         if hi is None or lo is None:
-            break
+            break  # the postamble
         out.append(hi << 4 | lo)
-    ln = out[0]
-    n_data = ln + 1
-    rest = n_data - 10
-    blocks = [10] + [min(16, rest - k) for k in range(0, rest, 16)]
-    frame = bytearray()
-    p = 0
-    for bl in blocks:
-        blk, crc = out[p:p + bl], out[p + bl:p + bl + 2]
-        assert crc_en13757(bytes(blk)).to_bytes(2, "big") == bytes(crc), "CRC"
-        frame += blk
-        p += bl + 2
-    return bytes(frame)
+    n = out[0] + 1
+    return strip_crcs(out[:n + 2 * (1 + (n - 10 + 15) // 16)], "A")
+
+
+def test_own_frames_c1_format_b_mode5():
+    """C1 format B with mode 5 (AES-CBC, IV = M A + 8 x access number), decoded here."""
+    c = cfg("dsmr5")
+    c["oms"] = {"tx": {"id": "00445566", "mfct": "OMT", "key": "oms_tx_key", "mode": "C1",
+                       "format": "B", "security": 5, "interval": 1800}}
+    with Rig(time_rate=0, config=c) as r:
+        r.set_load(1, 230.0, 4.0, 1.0)
+        r.advance(1)
+        r.advance(r.query("oms")["tx"]["due"] - r.now())
+        regs = r.query("registers")
+        r.air.run(200)
+        (coded, mode, _), = r.air.sent()
+        assert mode == "C1" and coded[:2] == b"\x54\x3d"  # format B marker
+        f = strip_crcs(coded[2:2 + coded[2] + 1], "B")
+        assert f[1:10] == header(("00445566", "OMT", 0x02))[1:] and f[10] == 0x7A
+        acc, cf = f[11], int.from_bytes(f[13:15], "little")
+        assert cf >> 8 & 0x1F == 5
+        plain = _aes_cbc(TX_KEY, f[2:10] + bytes([acc]) * 8, f[15:15 + 16 * (cf >> 4 & 15)], enc=False)
+        assert plain[:4] == b"\x2f\x2f\x04\x03"  # check bytes, then 04 03: import total, Wh
+        assert int.from_bytes(plain[4:8], "little") == regs["1-0:1.8.0"][0] > 0
+        assert plain[8:10] == b"\x04\x83" and int.from_bytes(plain[11:15], "little") == regs["1-0:2.8.0"][0]

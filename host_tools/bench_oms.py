@@ -17,6 +17,34 @@ import sys
 sys.path.append("tests/mp")
 import mpt_oms_collector as T
 n, vid = int(sys.argv[1]), sys.argv[2]
+if vid == "svc7":
+    # services/oms.py send(): registers -> RadioTx mode 7 + ELL -> link encode T1 (the radio
+    # port's send() without the chip)
+    from meter.common.registers import Registers
+    from meter.cores.wmbus.link import Link
+    from meter.cores.wmbus import mode as M
+    from meter.services.oms import OmsService
+    regs = Registers()
+    for o in ("1-0:1.8.0", "1-0:2.8.0"):
+        regs.define(o, "kWh", -3, 1234567)
+    regs.define("1-0:1.7.0", "kW", -3, 2300)
+
+    class Port:
+        error = None
+        link = Link()
+        out = bytearray(700)
+
+        def send(self, d, k, mode, fmt):
+            return self.link.encode(M.MODE_T1, M.FMT_A, d, k, self.out)
+    svc = OmsService({"tx": {"key": "k", "ell": True, "records": ["import_wh", "export_wh",
+                                                                   "power_w", "time_f"]}},
+                     {"k": bytes(16)}, regs, lambda t: None)
+    svc.attach_radio(Port())
+    svc._reserved = 1 << 29
+    for k in range(n):
+        svc.tx._used_ms = 0
+        svc.send(100000 + k)
+    sys.exit()
 if vid.startswith("tx"):
     from meter.services.radio_tx import RadioTx
     tx = RadioTx("87654321", "ABC", bytes(16), {"security": int(vid[2:])})
@@ -54,7 +82,8 @@ def main():
                       ("V1-badmac", "mode 7 bad MAC (KDF, CMAC, rejected)")):
         print("receive %-10s %-45s %9d instructions/frame (unix32)" % (vid, what, cost(vid)))
     for vid, what in (("tx7", "mode 7, totals (KDF, CBC, CMAC, records)"),
-                      ("tx5", "mode 5, totals (CBC, records)")):
+                      ("tx5", "mode 5, totals (CBC, records)"),
+                      ("svc7", "meter frame: registers, mode 7+ELL, T1 encode")):
         print("transmit %-9s %-45s %9d instructions/frame (unix32)" % (vid, what, cost(vid)))
 
 

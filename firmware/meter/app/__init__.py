@@ -69,6 +69,7 @@ class App:
         self._build_supply()
         self._build_storage()
         self._build_dlms()
+        self._build_oms()
         gc.collect()
         self._restore(rejected)
         gc.collect()
@@ -287,7 +288,8 @@ class App:
     def _build_p1(self):
         board = self.board
         pcfg = board.config.get("p1", {})
-        self.submeters = SettableSubmeters()
+        # the OMS collector is the sub-meter source when configured (else the rig's settable one)
+        self.submeters = self.oms.collector if self.oms and self.oms.collector else SettableSubmeters()
         self.p1 = None
         try:
             builder = P1Builder(pcfg.get("profile", "dsmr5"), self._p1_builder_config(pcfg))
@@ -327,6 +329,8 @@ class App:
                 self.board.log("optical: lockout record not valid: ignored")
         self.tariff_cfg.register(opt.session.registry, self.metering.tick)
         optical_objects.register_supply(opt.session.registry, self.supply)
+        if self.oms is not None and self.oms.collector is not None:
+            optical_objects.register_submeters(opt.session.registry, self.oms.collector)
         if self.credit is not None:
             optical_objects.register_credit(opt.session.registry, self.credit)
         if self.tokens is not None:
@@ -410,6 +414,29 @@ class App:
         if rcfg not in (None, False):  # {} enables it with the defaults
             from meter.ports.radio import RadioPort
             self.radio = RadioPort(self.board, rcfg if isinstance(rcfg, dict) else {})
+            if self.oms is not None:
+                if self.oms.collector is not None:
+                    self.radio.consumers.append(self.oms.collector.receive)
+                self.oms.attach_radio(self.radio)
+
+    def _build_oms(self):
+        """The OMS collector and own transmissions (services/oms.py, README "OMS / sub-meters"),
+        only when the config has "oms" (lazy import). Replay counters and the reserved transmit
+        counter are state sections; the schedule runs as a metering consumer."""
+        self.oms = None
+        ocfg = self.board.config.get("oms")
+        if not ocfg:
+            return
+        from meter.services.oms import OmsService
+        try:
+            self.oms = o = OmsService(ocfg, self.board.keys, self.registers, self.save)
+        except (ValueError, KeyError) as e:  # the message names the parameter, never a key
+            self.board.log("oms: disabled: %s" % e)
+            return
+        for sec in (o.rx_section(), o.tx_section()):
+            if sec is not None:
+                self.store.add(*sec)
+        self.metering.consumers.append(o.tick)
 
     # ------------------------------------------------------------------ service entry points
     def tick(self, now=None):

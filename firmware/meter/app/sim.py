@@ -250,6 +250,8 @@ class SimHooks:
     def _c_submeter(self, args):
         # channel device_type equipment_id capture_time value scaler unit
         # ("-" for an empty equipment id); a bad reading is refused and changes nothing
+        if not hasattr(self.app.submeters, "set"):
+            return {"error": "submeter: the OMS collector is the source (config oms)"}
         try:
             ch, dt, eid, t, v, sc, unit = args[:7]
             self.app.submeters.set(int(ch), int(dt), "" if eid == "-" else eid, int(t), int(v), int(sc), unit)
@@ -307,3 +309,19 @@ class SimHooks:
                 bc.frozen = frozen
             return bc.sim_ms()
         return {"error": "radio: unknown %s" % op}
+
+    # ------------------------------------------------------------------ OMS (services/oms.py)
+    def _q_oms(self, args):
+        """Collector statistics (total and per sub-meter), the install list and the transmitter."""
+        o = self.app.oms
+        return None if o is None else o.info()
+
+    def _c_oms(self, args):
+        """`set oms install`: send an SND_IR installation frame at the next metering tick."""
+        o = self.app.oms
+        if o is None or o.tx is None:
+            return {"error": "oms: no transmitter configured"}
+        if args and args[0] == "install":
+            o.install_req = True
+            return True
+        return {"error": "oms: unknown %s" % (args[0] if args else "")}

@@ -8,6 +8,7 @@
 #        adjust hooks: metrology, tariff, profile, billing), in the clock's own time zone.
 from meter.common.text import sanitize
 from meter.cores.iec62056_21 import clock_text as ct
+from meter.cores.iec62056_21.readout import fmt_value
 
 
 def register_identity(registry, serial, equipment_id):
@@ -154,3 +155,17 @@ def register_tokens(registry, tokens, level=2):
         return "NONE" if tokens.last is None else "%d,%s" % tokens.last
 
     registry.register_object("C.91.8", r_last, w_token, level)
+
+
+def register_submeters(registry, source):
+    """0-n:24.2.1 (n = M-Bus channel 1..4): the sub-meter readings of a services/submeters.py
+    source (the OMS collector), public and read-only; a channel without a reading has no line."""
+    def reader(ch):
+        def read():
+            for c in source.channels():
+                if c[0] == ch:
+                    return fmt_value(c[4], c[5], c[6])
+            return None
+        return read
+    for ch in range(1, 5):
+        registry.register_object("0-%d:24.2.1" % ch, reader(ch), None, level=2, read_level=0)

@@ -19,7 +19,8 @@ import array
 from meter.cores.wmbus import mode as M
 from meter.cores.wmbus.frame import MAX_DATA
 from meter.cores.wmbus.link import Link, OK, ST_OVERFLOW, ST_TRUNCATED
-from meter.drivers.cc1101.core import CC1101, CC1101Error, EV_OVERFLOW, EV_TRUNCATED
+from meter.drivers.cc1101.core import (CC1101, CC1101Error, EV_OVERFLOW, EV_TRUNCATED, EV_TX_DONE,
+                                       EV_TX_FAIL)
 
 
 class RadioPort:
@@ -42,6 +43,10 @@ class RadioPort:
         self.received = 0  # frames passed up (OK)
         self.rssi_last = -128
         self.error = None  # a missing or dead chip disables the port, never the meter
+        self._txout = None  # on-air bytes of the frame to send (allocated on the first send)
+        self._txn = 0  # > 0: waiting to start; -1: on air
+        self._txpatch = None
+        self.tx_stats = array.array("i", [0, 0, 0])  # sent, failed, dropped (one already queued)
         try:
             self.radio.reset()
             self.radio.start_rx(self.family)
@@ -52,7 +57,15 @@ class RadioPort:
     def poll(self):
         """Service the driver once and pass every completed packet through the link core."""
         r = self.radio
+        if self._txn > 0:
+            r.transmit(self._txout, self._txn, self._txpatch)
+            self._txn = -1
         ev = r.service()
+        if ev & (EV_TX_DONE | EV_TX_FAIL):
+            self.tx_stats[0 if ev & EV_TX_DONE else 1] += 1
+            self._txn = 0
+            r.start_rx(self.family)  # TXOFF_MODE is IDLE: back to listening
+            return
         link = self.link
         if ev & EV_OVERFLOW:
             link.note(ST_OVERFLOW)
@@ -65,6 +78,27 @@ class RadioPort:
             r.release()
             if res == OK:
                 self._accept(link.frame, now)
+
+    def send(self, data, n, mode="T1", fmt="A"):
+        """Queue data[0:n] (L C M A CI ..., no CRCs) for transmission in mode "T1" or "C1"
+        (format "A" or "B"): link-encoded now, on air from the next poll(). False when a frame is
+        still queued or on air (counted as dropped) or the length is not a frame's."""
+        if self._txn != 0 or self.error is not None:
+            self.tx_stats[2] += 1
+            return False
+        if self._txout is None:
+            self._txout = bytearray(700)
+        from meter.drivers.cc1101 import regs as R
+        c1 = mode == "C1"
+        md = (M.MODE_C1B if fmt == "B" else M.MODE_C1A) if c1 else M.MODE_T1
+        try:
+            k = self.link.encode(md, M.FMT_B if fmt == "B" else M.FMT_A, data, n, self._txout)
+        except ValueError:
+            self.tx_stats[2] += 1
+            return False
+        self._txpatch = R.TX_C1 if c1 else R.TX_T1
+        self._txn = k
+        return True
 
     def _accept(self, f, now):
         self.received += 1

@@ -177,15 +177,12 @@ def test_gurux_public_and_management_gmac(rig):
         g.close()
 
 
-def test_gurux_gmac_writes_a_passive_calendar_that_activates(rig):
-    """gurux-dlms (HLS-GMAC) writes the passive activity calendar (IC 20) and its activation time;
-    the meter schedules it through the tariff service (as the optical C.90.3 commit does) and,
-    once the rig passes the activation time, rates by it. Day id 0 exists because the active NL
-    calendar's special days name day id 0 (they are carried into the passive calendar)."""
+def gx_passive_calendar(name):
+    """A gurux passive activity calendar: one season from 2026, every day of the week day profile 1
+    (rate 4 all day); day profile 0 (rate 3) for the NL calendar's special days (day id 0)."""
     from gurux_dlms import GXDateTime, GXTime
     from gurux_dlms.objects import (GXDLMSActivityCalendar, GXDLMSSeasonProfile, GXDLMSWeekProfile,
                                     GXDLMSDayProfile, GXDLMSDayProfileAction)
-    from gurux_dlms.enums import Authentication, Security
     cal = GXDLMSActivityCalendar("0.0.13.0.0.255")
     sp = GXDLMSSeasonProfile()
     sp.name, sp.weekName = b"all", b"w"
@@ -203,8 +200,20 @@ def test_gurux_gmac_writes_a_passive_calendar_that_activates(rig):
         a.scriptSelector = rate
         dp.daySchedules = [a]
         days.append(dp)
-    cal.calendarNamePassive = "gx passive"
+    cal.calendarNamePassive = name
     cal.seasonProfilePassive, cal.weekProfileTablePassive, cal.dayProfileTablePassive = [sp], [wp], days
+    return cal
+
+
+def test_gurux_gmac_writes_a_passive_calendar_that_activates(rig):
+    """gurux-dlms (HLS-GMAC) writes the passive activity calendar (IC 20) and its activation time;
+    the meter schedules it through the tariff service (as the optical C.90.3 commit does) and,
+    once the rig passes the activation time, rates by it. Day id 0 exists because the active NL
+    calendar's special days name day id 0 (they are carried into the passive calendar)."""
+    from gurux_dlms import GXDateTime
+    from gurux_dlms.objects import GXDLMSActivityCalendar
+    from gurux_dlms.enums import Authentication, Security
+    cal = gx_passive_calendar("gx passive")
     t_act = (rig.now_unix() // 60 + 60) * 60  # an hour ahead, on a minute
     cal.time = GXDateTime(datetime.datetime.fromtimestamp(t_act, datetime.timezone.utc))
     assert rig.query("rate") in (1, 2)

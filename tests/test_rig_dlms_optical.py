@@ -23,6 +23,7 @@ from host_tools.rig import Rig
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "dlms"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
+sys.path.insert(0, os.path.dirname(__file__))
 from peer import Gx, free_port, gurux_client  # noqa: E402
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(300)]
@@ -93,6 +94,7 @@ class ModeE:
         switch_line(self.s, self.baud)
         # the meter switches once it has the LF
         assert until(lambda: rig.uart_cfg.get("optical") == (str(self.baud), "8", "N", "1"), 3)
+        assert rig.wire.meter_cfg == (self.baud, 8, "N", 1)
         self.s.reset_input_buffer()
 
     def send(self, b):
@@ -182,6 +184,39 @@ def test_mode_e_management_gmac_sets_clock_and_switches_relay(rig):
     finally:
         g.close()
     assert back_in_mode_c(rig)
+
+
+def test_mode_e_management_activates_a_passive_calendar_by_method(rig):
+    """Activity calendar (IC 20) method 1 activate_passive_calendar: gurux (HLS-GMAC, over mode E)
+    writes the passive attributes 6-9 and calls the method; the tariff service promotes the
+    calendar on its next tick (no activation time written). A second call with nothing passive
+    is a temporary failure."""
+    from gurux_dlms import GXDLMSException
+    from gurux_dlms.enums import ErrorCode
+    from test_rig_dlms import gx_passive_calendar
+    cal = gx_passive_calendar("gx method")
+    g = mgmt(rig, 41000)
+    try:
+        for attr in (6, 7, 8, 9):
+            g.write(cal, attr)
+        assert rig.query("tariff")["name"] != "gx method"
+        g.method(cal, 1, 0, 15)  # integer 0
+        assert until(lambda: rig.query("tariff")["name"] == "gx method")
+        assert rig.query("tariff")["activation"] is None  # promoted: nothing scheduled
+        with pytest.raises(GXDLMSException) as e:
+            g.method(cal, 1, 0, 15)
+        assert e.value.errorCode == ErrorCode.TEMPORARY_FAILURE
+    finally:
+        g.close()
+    assert back_in_mode_c(rig)
+    g = session(rig, 16)  # the public client may not call it
+    try:
+        from gurux_dlms import GXDLMSException
+        with pytest.raises(GXDLMSException) as e:
+            g.method(cal, 1, 0, 15)
+        assert e.value.errorCode == ErrorCode.READ_WRITE_DENIED
+    finally:
+        g.close()
 
 
 def test_mode_c_readout_still_works_after_mode_e(rig):

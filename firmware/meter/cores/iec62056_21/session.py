@@ -58,7 +58,8 @@
 #          -> SOH P2 STX (<hex8>) ETX BCC               level 2 (configuration / parameters)
 #             hex8 = upper-case hex of the first 8 bytes of HMAC-SHA256(level-2 secret, seed ASCII),
 #             computed with metercrypto.hmac_sha256 (case-insensitive compare, constant time).
-#   meter: ACK (accepted), (ERROR:PASSWORD), (ERROR:LOCKED) while locked out (not checked, not
+#   meter: ACK (accepted), (ERROR:PASSWORD), (ERROR:LOCKED <s>) while locked out (<s> = seconds
+#   left; the password is not checked, not
 #   counted), (ERROR:NOPASSWORD) if that level has no secret, (ERROR:UNSUPPORTED) for P2 without
 #   HMAC in the crypto core.
 #   client -> SOH R1 STX <obis>(<anything>) ETX BCC  -> STX <obis>(<value>) ETX BCC
@@ -830,7 +831,7 @@ class Session:
             return
         lk = self.lockout
         if lk.locked(now):
-            self._answer_error("LOCKED", now)
+            self._answer_error("LOCKED %d" % lk.remaining_s(now), now)
             return
         key = None
         if self.secret is not None:
@@ -851,7 +852,7 @@ class Session:
             s = lk.failure(now)
             self._lockout_changed(now)
             self._log(events.PASSWORD_LOCKOUT, s, 0)
-            self._answer_error("LOCKED", now)
+            self._answer_error("LOCKED %d" % lk.remaining_s(now), now)
             return
         lk.attempt()  # counted (and persisted: the LOCKOUT action precedes the answer) first
         self._lockout_changed(now)

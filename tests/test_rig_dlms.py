@@ -163,18 +163,27 @@ def test_gurux_public_and_management_gmac(rig):
     g = gx(rig, 1, auth=Authentication.HIGH_GMAC, security=Security.AUTHENTICATION_ENCRYPTION,
            ek=EK, ak=AK, title=CLIENT_TITLE)
     try:
-        clk = GXDLMSClock("0.0.1.0.0.255")
-        target = datetime.datetime(2026, 7, 1, 10, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
-        clk.time = GXDateTime(target)
-        g.write(clk, 2)
-        assert abs(rig.now_unix() - target.timestamp()) < 30
-        dc = GXDLMSDisconnectControl("0.0.96.3.10.255")
-        g.method(dc, 1, 0, 15)
-        assert until(lambda: rig.relay()["closed"] is False)
-        g.method(dc, 2, 0, 15)
-        assert until(lambda: rig.relay()["closed"] is True)
+        gx_set_clock_and_switch(rig, g)
     finally:
         g.close()
+
+
+def gx_set_clock_and_switch(rig, g):
+    """A management session (gurux, any transport) sets the clock and disconnects and reconnects;
+    the rig's clock and relay follow."""
+    from gurux_dlms import GXDateTime
+    from gurux_dlms.objects import GXDLMSClock, GXDLMSDisconnectControl
+    assert rig.relay()["closed"] is True
+    clk = GXDLMSClock("0.0.1.0.0.255")
+    target = datetime.datetime(2026, 7, 1, 10, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    clk.time = GXDateTime(target)
+    g.write(clk, 2)
+    assert abs(rig.now_unix() - target.timestamp()) < 30
+    dc = GXDLMSDisconnectControl("0.0.96.3.10.255")
+    g.method(dc, 1, 0, 15)
+    assert until(lambda: rig.relay()["closed"] is False)
+    g.method(dc, 2, 0, 15)
+    assert until(lambda: rig.relay()["closed"] is True)
 
 
 def gx_passive_calendar(name):

@@ -24,7 +24,8 @@ from host_tools.rig import Rig
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "dlms"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
 sys.path.insert(0, os.path.dirname(__file__))
-from peer import Gx, free_port, gurux_client  # noqa: E402
+from peer import Gx, SerialIO, free_port, gurux_client  # noqa: E402
+import dlms_client as DC  # noqa: E402
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(300)]
 EK = bytes(range(16))
@@ -56,16 +57,6 @@ def until(fn, timeout=10.0):
     return False
 
 
-def fcs16(data):
-    """CRC-16/X-25 (IEC 62056-46 FCS), written here from the standard (not the meter's code)."""
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    return (crc ^ 0xFFFF).to_bytes(2, "little")
-
-
 def switch_line(s, baud):
     """8N1 at `baud` in ONE tcsetattr, once the option select is out (tcdrain). pyserial changes
     speed and framing one attribute at a time, and this kernel's pty refuses (EINVAL) a framing
@@ -77,8 +68,9 @@ def switch_line(s, baud):
     termios.tcsetattr(s.fd, termios.TCSADRAIN, a)
 
 
-class ModeE:
-    """The client side of the optical port: mode E handshake, then raw 8N1 bytes (gurux's io)."""
+class ModeE(SerialIO):
+    """The client side of the optical port: mode E handshake, then raw 8N1 bytes (gurux's io:
+    SerialIO's send/recv/close)."""
 
     def __init__(self, rig):
         self.rig = rig
@@ -96,18 +88,6 @@ class ModeE:
         assert until(lambda: rig.uart_cfg.get("optical") == (str(self.baud), "8", "N", "1"), 3)
         assert rig.wire.meter_cfg == (self.baud, 8, "N", 1)
         self.s.reset_input_buffer()
-
-    def send(self, b):
-        self.s.write(bytes(b))
-
-    def recv(self):
-        d = self.s.read(1)
-        if not d:
-            raise TimeoutError("no answer")
-        return d + self.s.read(self.s.in_waiting)
-
-    def close(self):
-        self.s.close()
 
 
 def session(rig, sap, ic=None, **kw):
@@ -166,21 +146,10 @@ def test_mode_e_public_reads_clock_register_and_profile_range(rig):
 
 
 def test_mode_e_management_gmac_sets_clock_and_switches_relay(rig):
-    from gurux_dlms.objects import GXDLMSClock, GXDLMSDisconnectControl
-    from gurux_dlms import GXDateTime
-    assert rig.relay()["closed"] is True
+    from test_rig_dlms import gx_set_clock_and_switch
     g = mgmt(rig, 40000)
     try:
-        clk = GXDLMSClock("0.0.1.0.0.255")
-        target = datetime.datetime(2026, 7, 1, 10, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
-        clk.time = GXDateTime(target)
-        g.write(clk, 2)
-        assert abs(rig.now_unix() - target.timestamp()) < 30
-        dc = GXDLMSDisconnectControl("0.0.96.3.10.255")
-        g.method(dc, 1, 0, 15)
-        assert until(lambda: rig.relay()["closed"] is False)
-        g.method(dc, 2, 0, 15)
-        assert until(lambda: rig.relay()["closed"] is True)
+        gx_set_clock_and_switch(rig, g)
     finally:
         g.close()
     assert back_in_mode_c(rig)
@@ -246,20 +215,16 @@ def test_mode_e_inactivity_falls_back_to_mode_c(rig):
         assert s.read_until(b"\n").startswith(b"/OMT")
 
 
-SNRM = bytes.fromhex("A00802" "21" "93")  # format, dst (upper 1, 1 byte), src (client 16), SNRM|P
-
-
-def frame(body):
-    """7E body FCS 7E, with HCS inserted after the control field when there is an info field."""
-    return b"\x7e" + body + fcs16(body) + b"\x7e"
-
-
 def hdlc(ctrl, info=b"", client=0x21, dst=b"\x03"):
-    n = 2 + len(dst) + 1 + 1 + 2 + (len(info) + 2 if info else 0)
-    head = bytes([0xA0 | (n >> 8), n & 0xFF]) + dst + bytes([client, ctrl])
-    if info:
-        head += fcs16(head)
-    return frame(head + info)
+    """A frame to server address dst from client (SAP << 1 | 1), built by the test client's own
+    IEC 62056-46 encoder (tests/mp/dlms_client.py, independent of the meter's hdlc.py)."""
+    return DC.frame(dst + bytes((client,)), ctrl, info)
+
+
+def raw_frame(body):
+    """7E body FCS 7E around any body (random content with a valid FCS)."""
+    c = DC.crc_ref(body)
+    return b"\x7e" + body + bytes((c & 255, c >> 8)) + b"\x7e"
 
 
 def mutate(r, f):
@@ -304,7 +269,7 @@ def test_fuzz_optical_hdlc_1e4_frames(rig):
                 x = r.random()
                 if x < 0.15:
                     inner = os.urandom(r.randrange(3, 40))
-                    f = frame(bytes([0xA0, len(inner) + 4]) + inner)
+                    f = raw_frame(bytes([0xA0, len(inner) + 4]) + inner)
                 elif x < 0.25:
                     f = r.choice(seeds)
                 elif x < 0.35:

@@ -2,7 +2,7 @@
 # HdlcLine): the identification offers \2 only with an HDLC line; ACK 2 Z 2 switches the UART to Z
 # 8N1 and routes the bytes to HDLC; DISC, the HDLC inactivity time-out and a port fault return to
 # mode C 300 Bd 7E1; without mode E the same option select is an unsupported option (readout).
-# The HDLC frames are built here with an FCS written from IEC 62056-46 (not the meter's fcs.py).
+# The HDLC frames come from the test client's encoder (dlms_client.py, not the meter's hdlc.py).
 from mptest import eq
 from meter.cores.iec62056_21 import session as iec
 from meter.cores.iec62056_21 import framing as F
@@ -13,21 +13,16 @@ from meter.common.events import EventLog
 from mpt_optical_service import FakeBoard, _optical, _run
 from optical_harness import ListLog, make_registers
 import dlms_meter
-
-
-def fcs16(data):
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    crc ^= 0xFFFF
-    return bytes((crc & 0xFF, crc >> 8))
+from dlms_client import frame, crc_ref
 
 
 def hdlc(ctrl, client=0x21):
-    body = bytes((0xA0, 7, 0x03, client, ctrl))
-    return b"\x7e" + body + fcs16(body) + b"\x7e"
+    return frame(bytes((0x03, client)), ctrl)
+
+
+def fcs16(data):
+    c = crc_ref(data)
+    return bytes((c & 0xFF, c >> 8))
 
 
 class Cell:

@@ -26,11 +26,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
 sys.path.insert(0, os.path.dirname(__file__))
 from peer import Gx, SerialIO, free_port, gurux_client  # noqa: E402
 import dlms_client as DC  # noqa: E402
+from test_rig_dlms import AK, CLIENT_TITLE, EK, until  # noqa: E402
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(300)]
-EK = bytes(range(16))
-AK = bytes(range(0xD0, 0xE0))
-CLIENT_TITLE = b"ABCDEFGH"
 BAUDS = {ord(c): b for c, b in zip("0123456", (300, 600, 1200, 2400, 4800, 9600, 19200))}
 
 
@@ -46,15 +44,6 @@ def rig():
         yield r
     finally:
         r.close()
-
-
-def until(fn, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def switch_line(s, baud):
@@ -260,6 +249,15 @@ def test_fuzz_optical_hdlc_1e4_frames(rig):
              hdlc(0x76, act_dc), hdlc(0x11), hdlc(0x31), hdlc(0x13, b"\x01\x02"), hdlc(0x97),
              hdlc(0x93, client=0x03), hdlc(0x10, aarq, dst=b"\x02\x23")]
     io = ModeE(rig)
+    bad = bytearray(hdlc(0x93))
+    bad[-2] ^= 0x40  # an SNRM with a bad FCS: dropped silently
+    io.send(bad)
+    time.sleep(0.5)  # (no pyserial setter here, see switch_line)
+    assert io.s.in_waiting == 0
+    io.send(hdlc(0x93))
+    time.sleep(0.5)
+    ua = io.s.read(io.s.in_waiting)
+    assert ua[:1] == b"\x7e" and ua[5] == 0x73, ua  # the same SNRM, good FCS: UA
     sent = 0
     rx = rig.query("optical")["rx"]
     try:

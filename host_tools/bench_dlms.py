@@ -9,6 +9,8 @@ On the 32-bit interpreter (unix32), with callgrind: the instructions to serve
   * one GET of a register, glo-ciphered (AES-GCM, HLS-GMAC management association);
   * one block of the 1000-entry profile generic buffer (get-request-next, 1024-byte PDU);
   * one GET of a register over HDLC (I-frame in -> I-frame out);
+  * the same through the optical port in IEC 62056-21 mode E (OpticalPort.poll -> HdlcLine ->
+    HdlcServer, the real mapping), the UART a stub;
 as (Ir of a run sending N requests - Ir of the same run sending none) / N; and the heap of a server instance
 (Application + TcpServer, 1024-byte PDU) and the heap allocated per request (gc.mem_alloc).
 `make bench` (host_tools/bench.py) calls main().
@@ -80,6 +82,44 @@ elif what == "hdlc":
     hs.receive(frame(b"\x03\x21", 0x10, b"\xe6\xe6\x00" + C.aarq()), 0)
     reqs = [frame(b"\x03\x21", 0x10 | (((i + 1) & 7) << 1) | (((i + 1) & 7) << 5), b"\xe6\xe6\x00" + C.get(3, ENERGY, 2)) for i in range(n)]
     srv = hs
+elif what == "optical":  # mode E: OpticalPort -> HdlcLine (ports/dlms.py) -> HdlcServer, real mapping
+    del srv, app, reg
+    import dlms_meter
+    from meter.ports.dlms import DlmsPort
+    from meter.ports.optical import OpticalPort
+    from meter.cores.iec62056_21.session import Session
+    from meter.cores.dlms.security import Keys
+    from meter.cores.dlms.association import Client
+    mm = dlms_meter.Meter()
+    class U:  # the optical UART: serves one preloaded request, counts the writes
+        src = b""; pos = 0; sent = 0; ms = 0
+        def init(s, baudrate=0, bits=8, parity=None, stop=1): pass
+        def any(s): return len(s.src) - s.pos
+        def readinto(s, buf):
+            k = min(len(buf), len(s.src) - s.pos); p = s.pos; src = s.src
+            for i in range(k): buf[i] = src[p + i]
+            s.pos = p + k; return k
+        def write(s, b): s.sent += 1; return len(b)
+        def ticks_ms(s): return s.ms
+    u = U()
+    dp = DlmsPort(mm.reg, Keys(b"OMT\0\0\0\0\1"), [Client(16)], u, None, None, mm.clock)
+    sess = Session(lambda: iter(()), mode_e=True, rand=lambda k: bytes(k))
+    port = OpticalPort(u, sess, mm.clock, None, ticks=u, hdlc=dp.hdlc())
+    def line(data, ms):
+        u.src = data; u.pos = 0; u.ms += ms; port.poll(u.ms)
+    line(b"/?!\r\n", 0); line(b"", 300); line(b"", 1000)
+    line(b"\x06252\r\n", 100); line(b"", 100)
+    assert port.binary
+    line(frame(b"\x03\x21", 0x93), 10)
+    line(frame(b"\x03\x21", 0x10, b"\xe6\xe6\x00" + C.aarq()), 10)
+    reqs = [frame(b"\x03\x21", 0x10 | (((i + 1) & 7) << 1) | (((i + 1) & 7) << 5), b"\xe6\xe6\x00" + C.get(3, bytes((1, 0, 1, 8, 1, 255)), 2)) for i in range(n)]
+    class P:
+        SENT = [(1,)]
+        def receive(s, q, now):
+            w = u.sent; u.src = q; u.pos = 0; port.poll(u.ms)
+            assert u.sent == w + 1
+            return s.SENT
+    srv = P()
 gc.collect(); a0 = gc.mem_alloc()
 gc.disable()
 for q in reqs[:send]:
@@ -93,7 +133,7 @@ print("ALLOC", (a1 - a0) // max(send, 1))
 
 def run(interp, n, what, wrap=(), send=None):
     env = dict(os.environ)
-    env["MICROPYPATH"] = os.path.join(ROOT, "firmware")
+    env["MICROPYPATH"] = ".frozen:" + os.path.join(ROOT, "firmware")  # .frozen: asyncio (ports/dlms)
     cmd = list(wrap) + [INTERPRETERS[interp], "-X", "heapsize=4M", "-c", SCRIPT, str(n), what,
                                  str(n if send is None else send)]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
@@ -118,7 +158,8 @@ def main(argv=None):
                         ("get", "GET register, TCP wrapper, public"),
                         ("glo", "GET register, glo-ciphered (AES-GCM)"),
                         ("block", "one profile block (get-request-next, ~1000 bytes)"),
-                        ("hdlc", "GET register, HDLC I-frame")):
+                        ("hdlc", "GET register, HDLC I-frame"),
+                        ("optical", "GET register, mode E optical port, HDLC, real mapping")):
         alloc = re.search(r"ALLOC (-?\d+)", run("unix32", a.n, what).stdout).group(1)
         line = "%-52s heap/request %5s B" % (label, alloc)
         if cg:

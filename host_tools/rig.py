@@ -11,7 +11,9 @@ Starts the firmware in the MicroPython Unix port on the unix_sim board and plays
   10 bits per character; a byte that arrives while the two ends' bauds differ is garbled, as on a
   wire. ``Rig(optical_echo=True)`` models a head that echoes: every byte the meter sends also comes
   back into the meter's receiver (``wire.echoed`` counts them). ``wire.cfg_log`` records the meter's
-  line settings over time.
+  line settings over time, ``wire.meter_cfg`` the current ones (baud, bits, parity, stop): 7E1 in
+  mode C, 8N1 in mode E (DLMS over HDLC). The pty hides the client's framing, so only the speed
+  decides clean or garbled; a mode E client changes speed and framing in one tcsetattr.
 - **The metering front end**: ``set_load(phase, volts, amps, pf)`` feeds the simulated AFE.
 - **Virtual time**: the meter's clock runs at ``time_rate`` x real time (0 = only when advanced;
   ``set_time_rate(n)`` changes it live, ``set_p1_pace()`` the P1 cadence); ``advance(seconds)``
@@ -1229,6 +1231,8 @@ class Rig:
             self.uart_cfg[w[1]] = tuple(line.split(" ")[2:])
             if w[1] == "optical":
                 self.wire.meter_baud = int(line.split(" ")[2])
+                c = self.uart_cfg["optical"]
+                self.wire.meter_cfg = (int(c[0]), int(c[1]), c[2], int(c[3]))  # 7E1; 8N1 in mode E
                 self.wire.cfg_log.append((time.monotonic(),) + self.uart_cfg["optical"])
         elif kind == "out":
             self.outputs[w[1]] = int(w[2])

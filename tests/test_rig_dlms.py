@@ -163,29 +163,35 @@ def test_gurux_public_and_management_gmac(rig):
     g = gx(rig, 1, auth=Authentication.HIGH_GMAC, security=Security.AUTHENTICATION_ENCRYPTION,
            ek=EK, ak=AK, title=CLIENT_TITLE)
     try:
-        clk = GXDLMSClock("0.0.1.0.0.255")
-        target = datetime.datetime(2026, 7, 1, 10, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
-        clk.time = GXDateTime(target)
-        g.write(clk, 2)
-        assert abs(rig.now_unix() - target.timestamp()) < 30
-        dc = GXDLMSDisconnectControl("0.0.96.3.10.255")
-        g.method(dc, 1, 0, 15)
-        assert until(lambda: rig.relay()["closed"] is False)
-        g.method(dc, 2, 0, 15)
-        assert until(lambda: rig.relay()["closed"] is True)
+        gx_set_clock_and_switch(rig, g)
     finally:
         g.close()
 
 
-def test_gurux_gmac_writes_a_passive_calendar_that_activates(rig):
-    """gurux-dlms (HLS-GMAC) writes the passive activity calendar (IC 20) and its activation time;
-    the meter schedules it through the tariff service (as the optical C.90.3 commit does) and,
-    once the rig passes the activation time, rates by it. Day id 0 exists because the active NL
-    calendar's special days name day id 0 (they are carried into the passive calendar)."""
+def gx_set_clock_and_switch(rig, g):
+    """A management session (gurux, any transport) sets the clock and disconnects and reconnects;
+    the rig's clock and relay follow."""
+    from gurux_dlms import GXDateTime
+    from gurux_dlms.objects import GXDLMSClock, GXDLMSDisconnectControl
+    assert rig.relay()["closed"] is True
+    clk = GXDLMSClock("0.0.1.0.0.255")
+    target = datetime.datetime(2026, 7, 1, 10, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    clk.time = GXDateTime(target)
+    g.write(clk, 2)
+    assert abs(rig.now_unix() - target.timestamp()) < 30
+    dc = GXDLMSDisconnectControl("0.0.96.3.10.255")
+    g.method(dc, 1, 0, 15)
+    assert until(lambda: rig.relay()["closed"] is False)
+    g.method(dc, 2, 0, 15)
+    assert until(lambda: rig.relay()["closed"] is True)
+
+
+def gx_passive_calendar(name):
+    """A gurux passive activity calendar: one season from 2026, every day of the week day profile 1
+    (rate 4 all day); day profile 0 (rate 3) for the NL calendar's special days (day id 0)."""
     from gurux_dlms import GXDateTime, GXTime
     from gurux_dlms.objects import (GXDLMSActivityCalendar, GXDLMSSeasonProfile, GXDLMSWeekProfile,
                                     GXDLMSDayProfile, GXDLMSDayProfileAction)
-    from gurux_dlms.enums import Authentication, Security
     cal = GXDLMSActivityCalendar("0.0.13.0.0.255")
     sp = GXDLMSSeasonProfile()
     sp.name, sp.weekName = b"all", b"w"
@@ -203,8 +209,20 @@ def test_gurux_gmac_writes_a_passive_calendar_that_activates(rig):
         a.scriptSelector = rate
         dp.daySchedules = [a]
         days.append(dp)
-    cal.calendarNamePassive = "gx passive"
+    cal.calendarNamePassive = name
     cal.seasonProfilePassive, cal.weekProfileTablePassive, cal.dayProfileTablePassive = [sp], [wp], days
+    return cal
+
+
+def test_gurux_gmac_writes_a_passive_calendar_that_activates(rig):
+    """gurux-dlms (HLS-GMAC) writes the passive activity calendar (IC 20) and its activation time;
+    the meter schedules it through the tariff service (as the optical C.90.3 commit does) and,
+    once the rig passes the activation time, rates by it. Day id 0 exists because the active NL
+    calendar's special days name day id 0 (they are carried into the passive calendar)."""
+    from gurux_dlms import GXDateTime
+    from gurux_dlms.objects import GXDLMSActivityCalendar
+    from gurux_dlms.enums import Authentication, Security
+    cal = gx_passive_calendar("gx passive")
     t_act = (rig.now_unix() // 60 + 60) * 60  # an hour ahead, on a minute
     cal.time = GXDateTime(datetime.datetime.fromtimestamp(t_act, datetime.timezone.utc))
     assert rig.query("rate") in (1, 2)

@@ -122,7 +122,8 @@ def test_optical_cli_locked_says_for_how_long():
     assert "locked" not in runs[0].stderr
     err = runs[1].stderr
     assert runs[1].returncode == 1 and "LOCKED" in err, err
-    assert "60 s after 3 wrong tries" in err and "Traceback" not in err, err
+    # the meter's answer carries the seconds left (ERROR:LOCKED <s>), the CLI says them
+    assert re.search(r"locked for another (5\d|60) s", err) and "Traceback" not in err, err
 
 
 def test_optical_read_json_is_one_object_of_the_datasets():

@@ -537,7 +537,7 @@ def test_lockout_growth_and_events():
     for i in range(3):
         eq(h.cmd(b"P1\x02(guess%d)\x03" % i), ERR_PASSWORD)
     eq(h.ev(events.PASSWORD_LOCKOUT)[0][2], 60)
-    eq(h.cmd(b"P1\x02(" + PW1 + b")\x03")[1:-2], b"(ERROR:LOCKED)")  # right one refused too
+    eq(h.cmd(b"P1\x02(" + PW1 + b")\x03")[1:-2], b"(ERROR:LOCKED 60)")  # right one refused too
     eq(h.s.level, 0)
     eq(h.s.lockout.fails, 0)  # refusals while locked are not counted
     for k in range(50):  # keep the session alive across the lockout
@@ -595,7 +595,9 @@ def test_lockout_persisted_and_pessimistic():
     lk.load(blob)
     h2 = Harness(lockout=lk, t0=5)
     h2.program(password=None)
-    eq(h2.cmd(b"P1\x02(" + PW1 + b")\x03")[1:-2], b"(ERROR:LOCKED)")
+    ans = h2.cmd(b"P1\x02(" + PW1 + b")\x03")[1:-2]
+    eq(ans[:14], b"(ERROR:LOCKED ")
+    eq(55 <= int(ans[14:-1]) <= 60, True, ans)  # ~60 s left: the record holds the full lockout
     h2.run(55000)
     h2.cmd(b"R1\x02x()\x03")
     h2.run(6000)
@@ -614,7 +616,7 @@ def test_lockout_due_after_interrupted_checks():
     lk.load(b"\x01\x03\x00\x00\x00\x00\x00\x00")
     h = Harness(lockout=lk)
     h.program(password=None)
-    eq(h.cmd(b"P1\x02(" + PW1 + b")\x03")[1:-2], b"(ERROR:LOCKED)")
+    eq(h.cmd(b"P1\x02(" + PW1 + b")\x03")[1:-2], b"(ERROR:LOCKED 60)")
     eq(h.ev(events.PASSWORD_LOCKOUT)[0][2], 60)
 
 

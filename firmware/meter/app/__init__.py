@@ -320,8 +320,13 @@ class App:
         return bcfg
 
     def _build_optical(self):
+        # DLMS over HDLC in IEC 62056-21 mode E on the optical port, where DLMS is configured
+        # ("dlms": {"mode_e": false} turns it off; "hdlc": {...} its HdlcLine options)
+        dcfg = self.board.config.get("dlms") or {}
+        hdlc = (self.dlms.hdlc(dcfg.get("hdlc")) if self.dlms is not None and dcfg.get("mode_e", True)
+                else None)
         self.optical = opt = make_optical(self.board, self.registers, self.events, self.clock,
-                                          persist_lockout=self.opt_cell.store)
+                                          persist_lockout=self.opt_cell.store, hdlc=hdlc)
         if any(self.opt_cell.data):
             try:
                 opt.lockout.load(bytes(self.opt_cell.data))

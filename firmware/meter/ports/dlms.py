@@ -14,9 +14,11 @@
 import asyncio
 import struct
 
+from meter.common.ticks import tdiff
 from meter.common import events as ev
 from meter.cores.dlms import actions as X
-from meter.cores.dlms.server import Application, TcpServer
+from meter.cores.dlms.server import Application, TcpServer, HdlcServer
+from meter.cores.dlms.hdlc import Link
 from meter.cores.dlms.association import SecState
 from meter.common.lockout import Lockout
 
@@ -80,13 +82,21 @@ class DlmsPort:
         return self.ticks.ticks_ms() & _MASK
 
     def new_server(self):
-        app = Application(self.registry, self.clients, self.keys, self.sec, self.lockout, _urandom,
-                          max_pdu=self.max_pdu)
-        return TcpServer(app, inactivity_ms=self.inactivity_ms)
+        return TcpServer(self.new_app(), inactivity_ms=self.inactivity_ms)
 
     async def run(self):
         self._restore()
         await asyncio.start_server(self._serve, self.host, self.port, backlog=self.max_conn)
+
+    def new_app(self):
+        """One Application (one association) sharing the port's keys, counters and lockout."""
+        return Application(self.registry, self.clients, self.keys, self.sec, self.lockout,
+                           _urandom, max_pdu=self.max_pdu)
+
+    def hdlc(self, config=None):
+        """DLMS over HDLC for the optical port in mode E (HdlcLine), sharing this port's
+        Application set-up; config: server_address (1), max_info (128), inactivity_s (120)."""
+        return HdlcLine(self, config or {})
 
     async def _carry_out(self, writer, acts):
         """-> False when the connection is to close."""
@@ -97,22 +107,28 @@ class DlmsPort:
                 await writer.drain()
             elif k == X.CLOSE:
                 return False
-            elif k == X.STORE:
-                self._store(a[1], a[2])
-            elif k == X.NEW_KEY:
-                if a[1] == 0:
-                    self.keys.ek = a[2]
-                elif a[1] == 2:
-                    self.keys.ak = a[2]
-                elif a[1] == 3:
-                    self.keys.kek = a[2]
-            elif k == X.SECRET:
-                self.keys.lls[a[1]] = a[2]
-            elif k == X.EVENT:
-                code = _LOGGED.get(a[1])
-                if code is not None and not (a[2] == 18 and a[3][6] == 2):  # not every image block
-                    self.events.add(self.clock.now(), code, a[2], 0)
+            else:
+                self.apply(a)
         return True
+
+    def apply(self, a):
+        """Carry out one action other than SEND/CLOSE (durable before the answer goes out)."""
+        k = a[0]
+        if k == X.STORE:
+            self._store(a[1], a[2])
+        elif k == X.NEW_KEY:
+            if a[1] == 0:
+                self.keys.ek = a[2]
+            elif a[1] == 2:
+                self.keys.ak = a[2]
+            elif a[1] == 3:
+                self.keys.kek = a[2]
+        elif k == X.SECRET:
+            self.keys.lls[a[1]] = a[2]
+        elif k == X.EVENT:
+            code = _LOGGED.get(a[1])
+            if code is not None and not (a[2] == 18 and a[3][6] == 2):  # not every image block
+                self.events.add(self.clock.now(), code, a[2], 0)
 
     async def _serve(self, reader, writer):
         if self.conns >= self.max_conn:
@@ -143,3 +159,63 @@ class DlmsPort:
                 await writer.wait_closed()
             except OSError:
                 pass
+
+
+class HdlcLine:
+    """DLMS over HDLC (IEC 62056-46) on the optical port after IEC 62056-21 mode E: the optical
+    port hands it the line (start), the received bytes (receive) and its poll ticks (poll); it
+    answers through write(bytes) and says when the link is over (True from receive/poll: DISC,
+    the HDLC inactivity time-out, or no frame at all for that time after the switch), after which
+    the port returns to mode C. One HdlcServer, built at the first mode E and reused (its
+    buffers are preallocated); the Application's keys, invocation counters and lockout are the
+    DLMS port's, so the TCP and optical associations share them."""
+
+    def __init__(self, port, cfg):
+        self.port = port
+        self.upper = cfg.get("server_address", 1)
+        self.max_info = cfg.get("max_info", 128)
+        self.inactivity_ms = cfg.get("inactivity_s", port.inactivity_ms // 1000) * 1000
+        self.srv = None
+        self._t = 0  # last byte received
+        self.sessions = 0
+
+    def start(self, now):
+        if self.srv is None:
+            self.srv = HdlcServer(self.port.new_app(), Link(
+                upper=self.upper, lower=None, max_info=self.max_info,
+                max_apdu=self.port.max_pdu + 64, inactivity_ms=self.inactivity_ms))
+        self.srv.link.reset()
+        self.srv.app.release([])  # a link abandoned without DISC (the port's fault path)
+        self._t = now & _MASK
+        self.sessions += 1
+
+    def _carry_out(self, acts, write):
+        for a in acts:
+            if a[0] == X.SEND:
+                write(a[1])
+            else:
+                self.port.apply(a)
+
+    def receive(self, data, n, now, write):
+        """data[:n] from the line; -> True when the link has ended (back to mode C)."""
+        now &= _MASK
+        srv = self.srv
+        was = srv.link.connected
+        self._t = now
+        self._carry_out(srv.receive(data, now, n), write)
+        return self._ended(was, now)
+
+    def poll(self, now, write):
+        now &= _MASK
+        srv = self.srv
+        was = srv.link.connected
+        self._carry_out(srv.poll(now), write)
+        return self._ended(was, now)
+
+    def _ended(self, was, now):
+        link = self.srv.link
+        if link.connected:
+            return False
+        if was:  # DISC answered, or the link's inactivity time-out (the server released)
+            return True
+        return tdiff(now, self._t) > self.inactivity_ms

@@ -27,6 +27,12 @@
 #   EVENT   -> events.add(clock.now(), code, a, b)
 #   LOCKOUT -> persist_lockout(record)
 #   WRITE   -> registry.write(i, value) (the owning service applies it), then session.write_done()
+#   BINARY  -> mode E (IEC 62056-21 Annex E; only with an `hdlc` line, see make_optical): flush,
+#              uart.init(baudrate=b, bits=8, parity=None, stop=1), and from now on the received bytes
+#              go to the HDLC line (ports/dlms.py HdlcLine: DLMS over HDLC with the DLMS port's
+#              application set-up) instead of the session. When the line says it has ended (DISC,
+#              or the HDLC inactivity time-out) the port flushes and calls session.binary_done():
+#              BAUD 300, 7E1, mode C again.
 # MicroPython UART line settings: parity 0 = even, 1 = odd, None = none. On rp2 and esp32 `bits`
 # counts data bits without the parity bit, so 7E1 is bits=7, parity=0 (the default here). On stm32
 # `bits` includes the parity bit: pass data_bits=8 there.
@@ -40,7 +46,7 @@ from meter.ports import optical_objects as objects
 
 class OpticalPort:
     def __init__(self, uart, session, clock, events, data_bits=7, rxbuf=64, ticks=None,
-                 persist_lockout=None):
+                 persist_lockout=None, hdlc=None):
         self.uart = uart
         self.session = session
         self.clock = clock
@@ -53,6 +59,9 @@ class OpticalPort:
         self.tx_bytes = 0
         self.rx_bytes = 0
         self.faults = 0  # exceptions caught in poll() (none expected)
+        self.hdlc = hdlc  # HdlcLine for mode E, or None
+        self.binary = False  # the line is in mode E (8N1, HDLC)
+        self._wr = self._write  # bound once: no allocation per frame
         self._init(300)
 
     @property
@@ -73,11 +82,25 @@ class OpticalPort:
                 "locked": lk.locked(now), "remaining_s": lk.remaining_s(now), "fails": lk.fails,
                 "streak": lk.streak, "frames": s.stats[0], "naks": s.stats[1],
                 "errors": s.stats[2], "signons": s.stats[3], "rx": self.rx_bytes,
-                "tx": self.tx_bytes, "faults": self.faults + s.faults}
+                "tx": self.tx_bytes, "faults": self.faults + s.faults, "mode_e": self.binary}
 
     def _init(self, baud):
         self.uart.init(baudrate=baud, bits=self.data_bits, parity=0, stop=1)
         self.baud = baud
+
+    def _write(self, data):
+        self.uart.write(data)
+        self.tx_bytes += len(data)
+
+    def _flush(self):
+        fl = getattr(self.uart, "flush", None)
+        if fl is not None:
+            fl()
+
+    def _end_binary(self, now):
+        self._flush()
+        self.binary = False
+        self._do(self.session.binary_done(now), now)
 
     def _do(self, acts, now):
         # by index: write_done() appends the answer's actions to this same list
@@ -90,10 +113,17 @@ class OpticalPort:
                 self.uart.write(a[1])
                 self.tx_bytes += len(a[1])
             elif k == F.BAUD:
-                fl = getattr(self.uart, "flush", None)
-                if fl is not None:
-                    fl()
+                self._flush()
                 self._init(a[1])
+            elif k == F.BINARY:
+                if self.hdlc is None:  # cannot happen: the session offers mode E only with a line
+                    self._do(self.session.binary_done(now), now)
+                    continue
+                self._flush()
+                self.uart.init(baudrate=a[1], bits=8, parity=None, stop=1)
+                self.baud = a[1]
+                self.binary = True
+                self.hdlc.start(now)
             elif k == F.EVENT:
                 if self.events is not None:
                     self.events.add(self.clock.now(), a[1], a[2], a[3])
@@ -118,12 +148,19 @@ class OpticalPort:
                 if not n:
                     break
                 self.rx_bytes += n
-                self._do(s.feed(buf, now, n), now)
+                if self.binary:
+                    if self.hdlc.receive(buf, n, now, self._wr):
+                        self._end_binary(now)
+                else:
+                    self._do(s.feed(buf, now, n), now)
+            if self.binary and self.hdlc.poll(now, self._wr):
+                self._end_binary(now)
             self._do(s.poll(now), now)
         except Exception:  # noqa: BLE001 - counted in status()['faults'] (tests check 0)
             # A bug must not take the port down for good (the poll task would die): abandon the
-            # session, back to IDLE at 300 baud, and count it.
+            # session (and a mode E link), back to IDLE at 300 baud, and count it.
             self.faults += 1
+            self.binary = False
             try:
                 self._do(s.reset(now), now)
             except OSError:
@@ -145,7 +182,7 @@ def _urandom(n):
 
 
 def make_optical(board, registers, events, clock, persist_lockout=None, registry=None,
-                 lockout=None, config=None):
+                 lockout=None, config=None, hdlc=None):
     """Build the optical port from the board (uart 'optical', line_clock, keys optical_pw1 /
     optical_key2, config['identity'], config['optical'] options), the register table and the
     MeterClock service. Returns the OpticalPort; its `.session.registry` is the Registry other
@@ -154,7 +191,9 @@ def make_optical(board, registers, events, clock, persist_lockout=None, registry
     config['optical'] options (all optional): baud_char ('5'), switch_delay_ms (1000),
     reaction_ms (200), prog_idle_ms (60000), items (readout OBIS list), data_bits (7); wrong-password
     policy when no `lockout` is given: max_fails (3), lockout_s (60, doubling per further lockout),
-    lockout_max_s (86400). Protocol timing runs on board.line_clock when the board has one."""
+    lockout_max_s (86400). Protocol timing runs on board.line_clock when the board has one.
+    hdlc: an HdlcLine (ports/dlms.py DlmsPort.hdlc()): the identification offers mode E and the
+    option select ACK 2 Z 2 hands the line to DLMS over HDLC."""
     cfg = dict((board.config or {}).get("optical", {}))
     if config:
         cfg.update(config)
@@ -176,7 +215,7 @@ def make_optical(board, registers, events, clock, persist_lockout=None, registry
         address=ident.get("optical_address", ""), baud_char=cfg.get("baud_char", "5"),
         rand=_urandom, lockout=lockout,
         reaction_ms=cfg.get("reaction_ms", 200), switch_delay_ms=cfg.get("switch_delay_ms", 1000),
-        prog_idle_ms=cfg.get("prog_idle_ms", 60000))
+        prog_idle_ms=cfg.get("prog_idle_ms", 60000), mode_e=hdlc is not None)
     return OpticalPort(board.uart("optical"), session, clock, events, cfg.get("data_bits", 7),
                        ticks=getattr(board, "line_clock", None) or board.clock,
-                       persist_lockout=persist_lockout)
+                       persist_lockout=persist_lockout, hdlc=hdlc)

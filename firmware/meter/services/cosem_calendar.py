@@ -6,7 +6,7 @@
 # commit takes), so it is stored, logged (CALENDAR_PASSIVE) and promoted exactly like one written
 # over the optical port.
 #
-#   add_calendar(reg, svc, clock, rights_rw, rights_r)
+#   add_calendar(reg, svc, clock, rights_rw, rights_r, method_rights)
 #
 # 0-0:13.0.0.255 Activity calendar (Blue Book 4.5.5):
 #   2/6 calendar_name_active/passive   octet-string (the calendar's "name")
@@ -17,7 +17,10 @@
 #                                      script_logical_name 0-0:10.0.100.255 (tariffication script
 #                                      table), script_selector = rate 1..8}}
 #   10  activate_passive_calendar_time date-time; writing it commits the passive calendar
-#   method 1 activate_passive_calendar(integer 0): not offered (write attribute 10 instead)
+#   method 1 activate_passive_calendar(integer 0): commits the passive calendar (the draft, parts
+#                                      not written from the scheduled one) with the activation time
+#                                      now + 1 s: the tariff service promotes it on its next tick,
+#                                      the path of attribute 10. Nothing passive -> temporary-failure
 # Writing attributes 6..9 only drafts them (held in RAM, never stored; lost on a power cut, like
 # an unfinished optical staging): reads of 6..9 show the draft, or else the scheduled passive
 # calendar. Writing 10 builds the JSON from the draft (parts not written come from the scheduled
@@ -261,7 +264,16 @@ class CalendarObject:
         from meter.services.cosem_model import utc_of
         if v[0] != _OS:
             _bad()
-        t_act = utc_of(self.clock, v[1])
+        self._commit(utc_of(self.clock, v[1]))
+
+    def activate(self, params):
+        if params is not None and params[0] != axdr.INTEGER:
+            _bad()
+        if self.svc.tariff.passive is None and None in self.draft:
+            raise O.DataAccessError(O.TEMPORARY_FAILURE)  # no passive calendar to activate
+        self._commit(self.clock.now() + 1)
+
+    def _commit(self, t_act):
         svc = self.svc
         now = self.clock.now()
         try:
@@ -281,7 +293,8 @@ class CalendarObject:
         self.draft = [None, None, None, None]
 
 
-def add_calendar(reg, svc, clock, rw, ro):
+def add_calendar(reg, svc, clock, rw, ro, m_rights=None):
+    """m_rights: who may call method 1 activate_passive_calendar (None: not offered)."""
     c = CalendarObject(svc, clock)
     attrs = {}
     for k in range(4):
@@ -289,7 +302,8 @@ def add_calendar(reg, svc, clock, rw, ro):
         g, s = c.passive(k)
         attrs[6 + k] = O.Attr(g, s, rw)
     attrs[10] = O.Attr(c.get_activation, c.set_activation, rw)
-    reg.add(O.CosemObject(ACTIVITY_CALENDAR, 0, O.obis(0, 0, 13, 0, 0), attrs))
+    methods = {1: O.Method(c.activate, m_rights)} if m_rights else None
+    reg.add(O.CosemObject(ACTIVITY_CALENDAR, 0, O.obis(0, 0, 13, 0, 0), attrs, methods))
     reg.add(O.CosemObject(SPECIAL_DAYS_TABLE, 0, O.obis(0, 0, 11, 0, 0), {
         2: O.Attr(lambda: enc_special_days(svc.tariff.cal), None, ro)}))
     return c

@@ -270,7 +270,7 @@ def build(registers, clock, supply, keys, identity, client_title=b"", profile=No
         add_event_log(reg, events, clock)
     if calendar is not None:
         from meter.services.cosem_calendar import add_calendar
-        add_calendar(reg, calendar, clock, R_MGMT_RW, R_PUB)
+        add_calendar(reg, calendar, clock, R_MGMT_RW, R_PUB, M_MGMT)
     reg.add(O.sap_assignment(O.obis(0, 0, 41, 0, 0), [(1, ldn)], R_PUB))
     reg.add(security_setup(O.obis(0, 0, 43, 0, 0), keys, 0, {MGMT: O.READ}, M_MGMT, client_title))
     return reg

@@ -102,6 +102,15 @@ class Link:
         self._addr_len = 1
         self._reset_link()
 
+    def reset(self):
+        """A new line (mode E entered again on the optical port): disconnected, hunting."""
+        self.connected = False
+        self.event = NONE
+        self.tx_len = 0
+        self._state = _HUNT
+        self._n = 0
+        self._reset_link()
+
     def _reset_link(self):
         self.vs = 0
         self.vr = 0

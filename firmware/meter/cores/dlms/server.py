@@ -271,14 +271,14 @@ class HdlcServer:
         self.out = _Out(2 * len(link.tx))
         self.acts = []
 
-    def receive(self, data, now):
+    def receive(self, data, now, n=-1):
+        """data[:n] (all when n < 0) from the line."""
         acts = self.acts
         del acts[:]
         out = self.out
         out.n = 0
         link = self.link
-        app = self.app
-        pos, end = 0, len(data)
+        pos, end = 0, len(data) if n < 0 else n
         while pos < end:
             pos = link.feed(data, pos, end, now)
             self._after(link, now, acts)

@@ -24,6 +24,7 @@ BAUD = const(2)  # (BAUD, baudrate): re-initialise the UART, 7E1
 EVENT = const(3)  # (EVENT, code, a, b): log to the event log, stamped by the port
 LOCKOUT = const(4)  # (LOCKOUT, record8): persist the wrong-password state now (before any answer)
 WRITE = const(5)  # (WRITE, index, value): apply a W1 in the registry, then session.write_done()
+BINARY = const(6)  # (BINARY, baudrate): mode E - the line goes 8N1 at this baud to the HDLC link
 
 # mode C baud rate characters '0'..'6' (IEC 62056-21 6.3.14)
 BAUDS = (300, 600, 1200, 2400, 4800, 9600, 19200)

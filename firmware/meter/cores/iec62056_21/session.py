@@ -9,6 +9,9 @@
 #   (LOCKOUT, record)    persist the 8-byte wrong-password record now: it comes before the answer
 #   (WRITE, i, value)    apply a W1 to registry object i (registry.write(i, value)), then call
 #                        write_done(reason_or_None, now), whose actions are appended to this list
+#   (BINARY, baudrate)   mode E (only with mode_e=True): switch the UART to this baud, 8N1, and hand
+#                        the byte stream to the HDLC link (DLMS) until it ends; then call
+#                        binary_done(now) (-> BAUD 300: back to mode C, 7E1)
 # Reads (R1, the readout) call the registry's read functions, which are pure getters.
 # The session does all protocol timing itself from the `now_ms` it is given (which may wrap like
 # time.ticks_ms: every difference goes through tdiff()). It estimates when the UART will have
@@ -24,7 +27,13 @@
 #   Any other address, or a malformed sign-on, gets silence.
 #   -> after `reaction_ms` (standard tr >= 200 ms): identification `/XXXZ<ident>` CR LF, XXX = the
 #   manufacturer id, Z = the highest baud character offered (mode C: '0'=300 ... '5'=9600,
-#   '6'=19200). No `\W` enhanced-capability sequence is sent (no mode E / HDLC yet).
+#   '6'=19200). No `\W` enhanced-capability sequence is sent, unless mode_e=True: then the
+#   identification is `/XXXZ\2<ident>` (6.3.2 item 24, enhanced identification character 2 = binary
+#   mode HDLC available) and the option select `ACK 2 Z 2` CR LF (V = '2' HDLC protocol procedure,
+#   Y = '2' binary mode; Annex E, protocol mode E) makes the session emit (BINARY, baud of Z) once
+#   its own transmission is over: no answer is sent, both ends switch to Z 8N1 and the client's
+#   first frame is its HDLC SNRM. The session then stays in state BINARY (it ignores input) until
+#   the port calls binary_done(now) after the link's DISC or inactivity time-out.
 #   NOTE on the peer client iec62056-21 0.0.2: it assumes a `\W` pair after Z and drops the first
 #   character of <ident> when parsing; the readout itself is unaffected.
 #   Option select `ACK 0 Z Y` CR LF, Y = '0' data readout, '1' programming mode; Z must be one of
@@ -49,7 +58,8 @@
 #          -> SOH P2 STX (<hex8>) ETX BCC               level 2 (configuration / parameters)
 #             hex8 = upper-case hex of the first 8 bytes of HMAC-SHA256(level-2 secret, seed ASCII),
 #             computed with metercrypto.hmac_sha256 (case-insensitive compare, constant time).
-#   meter: ACK (accepted), (ERROR:PASSWORD), (ERROR:LOCKED) while locked out (not checked, not
+#   meter: ACK (accepted), (ERROR:PASSWORD), (ERROR:LOCKED <s>) while locked out (<s> = seconds
+#   left; the password is not checked, not
 #   counted), (ERROR:NOPASSWORD) if that level has no secret, (ERROR:UNSUPPORTED) for P2 without
 #   HMAC in the crypto core.
 #   client -> SOH R1 STX <obis>(<anything>) ETX BCC  -> STX <obis>(<value>) ETX BCC
@@ -108,7 +118,7 @@ from metercrypto import compare_digest
 from meter.common import events
 from meter.common.text import sanitize
 from meter.cores.iec62056_21.framing import (SOH, STX, ETX, EOT, ACK, NAK, CR, LF, SEND, BAUD, EVENT,
-                                             LOCKOUT, WRITE, BAUDS, RX_MAX, tdiff, tadd, bcc,
+                                             LOCKOUT, WRITE, BAUDS, BINARY as _BINARY_ACT, RX_MAX, tdiff, tadd, bcc,
                                              value_code)
 from meter.common.lockout import Lockout
 from meter.cores.iec62056_21.registry import Registry  # noqa: F401 - the session's object table type
@@ -122,6 +132,7 @@ WAIT_OPT = const(1)  # identification sent, waiting for the option select
 READOUT = const(2)  # readout scheduled / being sent
 POST = const(3)  # readout sent, NAK window
 PROG = const(4)  # programming mode
+BINARY = const(5)  # mode E: the line belongs to the HDLC link (port), until binary_done()
 
 # receiver states
 _HUNT = const(0)
@@ -147,13 +158,14 @@ class Session:
                     (False: no P2 at all, it answers (ERROR:UNSUPPORTED))
     Timing keywords (ms): reaction_ms=200, switch_delay_ms=1000, option_timeout_ms=1500,
       char_timeout_ms=1500, prog_idle_ms=60000, nak_window_ms=500, echo_grace_ms=500, tx_window=64.
+    mode_e=True: offer protocol mode E (HDLC) in the identification (see the module comment).
     """
 
     def __init__(self, readout, registry=None, secret=None, manufacturer="OMT", ident="OMT",
                  address="", baud_char="5", rand=None, lockout=None, hmac=None,
                  reaction_ms=200, switch_delay_ms=1000, option_timeout_ms=1500,
                  char_timeout_ms=1500, prog_idle_ms=60000, nak_window_ms=500, echo_grace_ms=500,
-                 tx_window=64):
+                 tx_window=64, mode_e=False):
         self.readout = readout
         self.registry = registry
         self.secret = secret
@@ -172,7 +184,9 @@ class Session:
         mfr = sanitize(manufacturer, 3)
         if len(mfr) != 3:
             raise ValueError("manufacturer must be 3 characters")
-        self.ident_frame = ("/" + mfr + baud_char + sanitize(ident, 16) + "\r\n").encode()
+        self.mode_e = mode_e
+        self.ident_frame = ("/" + mfr + baud_char + ("\\2" if mode_e else "") + sanitize(ident, 16)
+                            + "\r\n").encode()
         self.address = sanitize(address, 32).encode()
         self.reaction_ms = reaction_ms
         self.switch_delay_ms = switch_delay_ms
@@ -252,6 +266,8 @@ class Session:
         self._timers(now)
         if n < 0:
             n = len(data)
+        if self._st == BINARY:  # the port routes the line to the HDLC link; nothing is ours
+            n = 0
         for i in range(n):
             c = data[i]
             if self._en:
@@ -294,6 +310,20 @@ class Session:
             self._baud = 300
             self._acts.append((BAUD, 300))
         return self._acts
+
+    def binary_done(self, now):
+        """The HDLC link of mode E ended (DISC or inactivity): back to mode C, IDLE at 300 baud
+        7E1. Returns the action list (BAUD 300)."""
+        acts = self._acts
+        acts.clear()
+        if self._st == BINARY:
+            self._st = IDLE
+            self._rs = _HUNT
+            self._rn = 0
+            self._baud = 300
+            self._txq = False
+            acts.append((BAUD, 300))
+        return acts
 
     # ------------------------------------------------------------------ time and output
     def _char_ms(self, n):
@@ -394,7 +424,7 @@ class Session:
             self._baud = self._want_baud
             self._want_baud = 0
             self._txq = False
-            self._acts.append((BAUD, self._baud))
+            self._acts.append((_BINARY_ACT if self._st == BINARY else BAUD, self._baud))
         if not self._out_busy or tdiff(now, self._out_at) < 0:
             return
         budget = self.tx_window - self._queued(now)
@@ -629,8 +659,15 @@ class Session:
             return
         rx = self._rx
         n = self._rn
-        ok = (n == 6 and rx[1] == 0x30 and rx[4] == CR and rx[5] == LF and 0x30 <= rx[2] <= 0x36
-              and rx[2] - 0x30 <= self.max_baud and (rx[3] == 0x30 or rx[3] == 0x31))
+        ok = (n == 6 and rx[4] == CR and rx[5] == LF and 0x30 <= rx[2] <= 0x36
+              and rx[2] - 0x30 <= self.max_baud)
+        if ok and self.mode_e and rx[1] == 0x32 and rx[3] == 0x32:  # ACK 2 Z 2: mode E (HDLC)
+            self._st = BINARY
+            self._level = 0
+            self._want_baud = BAUDS[rx[2] - 0x30]  # force the switch even at the same baud: 8N1
+            self._pump(now)
+            return
+        ok = ok and rx[1] == 0x30 and (rx[3] == 0x30 or rx[3] == 0x31)
         if not ok:  # invalid or unsupported option: mode A/B readout at the current baud
             self._begin_readout(now, tadd(now, self.reaction_ms))
             return
@@ -794,7 +831,7 @@ class Session:
             return
         lk = self.lockout
         if lk.locked(now):
-            self._answer_error("LOCKED", now)
+            self._answer_error("LOCKED %d" % lk.remaining_s(now), now)
             return
         key = None
         if self.secret is not None:
@@ -815,7 +852,7 @@ class Session:
             s = lk.failure(now)
             self._lockout_changed(now)
             self._log(events.PASSWORD_LOCKOUT, s, 0)
-            self._answer_error("LOCKED", now)
+            self._answer_error("LOCKED %d" % lk.remaining_s(now), now)
             return
         lk.attempt()  # counted (and persisted: the LOCKOUT action precedes the answer) first
         self._lockout_changed(now)

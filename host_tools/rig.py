@@ -208,6 +208,7 @@ class _Wire:
         self._tx_thread = threading.Thread(target=self._tx_loop, daemon=True)
         self._tx_thread.start()
         self._rxq = []  # (arrival time, client baud, bytes) written by the client, not yet on the line
+        self._last_clean = True  # the last byte to the meter arrived at the meter's baud
         self._rx_thread = threading.Thread(target=self._rx_loop, daemon=True)
         self._rx_thread.start()
 
@@ -270,8 +271,13 @@ class _Wire:
         # once (a fuzzing client needs no real-time line). While it does not, they go one
         # character time apart and each is checked against the meter's baud when it has fully
         # arrived, so a meter that switches baud mid-message (after a garbled first byte)
-        # receives the rest cleanly, as a real UART does.
+        # receives the rest cleanly, as a real UART does. A real meter sees the framing error of
+        # the first garbled byte within microseconds; the sim meter is a process that may not get
+        # a core for a while, so after the first garbled byte of a burst the line gives it up to
+        # REACT_S (wall time) to switch before the next byte is judged (time_rate 0 rigs have no
+        # meter-side time passing meanwhile; at other rates the character is only stretched).
         t_line = 0.0
+        react_from = None  # the meter's baud when a burst's first byte arrived garbled
         while True:
             item = self._next(self._rxq, pop=False)
             if item is None:
@@ -281,6 +287,9 @@ class _Wire:
             t = max(t_line, t_in)
             i = 0
             while i < len(data):
+                if react_from is not None:
+                    self._await_switch(react_from)
+                    t = max(t, time.monotonic())
                 if cb == self.meter_baud:
                     chunk = data[i:]
                     t = time.monotonic()
@@ -289,11 +298,23 @@ class _Wire:
                     _sleep_until(t)
                     chunk = data[i:i + 1]
                 i += len(chunk)
-                self._to_meter(self._carry("to_meter", cb, self.meter_baud, chunk, 1, "to_meter"))
+                before = self.meter_baud
+                self._to_meter(self._carry("to_meter", cb, before, chunk, 1, "to_meter"))
+                first_bad = cb != before and (react_from is None and self._last_clean)
+                self._last_clean = cb == before
+                react_from = before if first_bad else None
             t_line = t
             with self._cv:
                 self._rxq.pop(0)  # only now: idle() is false while bytes are still on the line
                 self._cv.notify_all()
+
+    REACT_S = 0.5
+
+    def _await_switch(self, baud):
+        """Wait (up to REACT_S) for the meter to leave `baud` after a garbled byte."""
+        end = time.monotonic() + self.REACT_S
+        while self.meter_baud == baud and time.monotonic() < end and not self._stop:
+            time.sleep(0.002)
 
     def from_meter(self, data):
         with self._cv:

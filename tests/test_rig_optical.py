@@ -389,10 +389,6 @@ def test_unix32_readout_smoke():
         assert rig.wire.garbled == {"to_meter": 0, "to_client": 0}
 
 
-@pytest.mark.skipif(bool(os.environ.get("PYTEST_XDIST_WORKER")),
-                    reason="load-sensitive: the meter must switch to 300 Bd within one 300-Bd "
-                    "character (33 ms) of the garbled byte; run it alone: pytest "
-                    "tests/test_rig_optical.py -k back_to_back")
 def test_back_to_back_readouts_with_both_clients_and_after_an_abort():
     """Issue 16, defect 3: readouts straight after each other used to fail every other time. The
     meter held the readout baud for its 500 ms NAK window, so the next sign-on (sent at 300 Bd at
@@ -405,13 +401,18 @@ def test_back_to_back_readouts_with_both_clients_and_after_an_abort():
         with IecClient(rig.optical_port) as ours:  # one open port, no pause between readouts
             for _ in range(4):
                 check_against_meter(ours.readout().datasets, regs, t)
-        for _ in range(3):  # the peer library, each readout on a freshly opened port
+        # each readout on a freshly opened port: wait_line_free only waits for the rig to reset
+        # the pty (a kernel quirk of the rig's line, see _Wire.reset_line), never for the meter
+        for _ in range(3):  # the peer library
+            wait_line_free(rig)
             data, _, _ = peer_readout(rig.optical_port)
             check_against_meter(data, regs, t)
         # a client that gives up after the option select: the meter is switching to 9600 and
         # about to send its table when the next client signs on at 300
+        wait_line_free(rig)
         with IecClient(rig.optical_port) as quitter:
             quitter.sign_on()
             quitter._option(b"0")
+        wait_line_free(rig)
         with IecClient(rig.optical_port) as ours:
             check_against_meter(ours.readout().datasets, regs, t)

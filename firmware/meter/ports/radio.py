@@ -29,9 +29,9 @@ class RadioPort:
         self.poll_ms = cfg.get("poll_ms", 2)
         self.link = link = Link(dup_window=cfg.get("dup_window", 60))
         link.set_filter(cfg.get("ids"), cfg.get("manufacturers"))
-        self.family = M.FAMILY_S if cfg.get("family") == "S" else M.FAMILY_TC
+        self.family = fam = M.FAMILY_S if cfg.get("family") == "S" else M.FAMILY_TC
         self.radio = CC1101(board.spi("radio"), board.pin("radio_gdo0"), board.pin("radio_gdo2"),
-                            M.expected_length, link.rx_buffers(cfg.get("buffers", 2)))
+                            M.expected_length, link.rx_buffers(cfg.get("buffers", 2), fam))
         self.consumers = []
         k = cfg.get("keep", 4)
         self.keep = k

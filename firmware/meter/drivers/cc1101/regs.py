@@ -6,113 +6,32 @@
 # SmartRF Studio / app-note recommendation with no formula, the comment says so.
 from micropython import const
 
-# --- SPI header (SWRS061 10.1): bit 7 read, bit 6 burst, bits 5..0 address ----------------------
-READ = const(0x80)
-BURST = const(0x40)
+# Only what the driver core (core.py) and tests need is public; every other name is a private
+# const() (inlined by the compiler, no entry in the module's dict: RAM on small heaps). The SPI
+# header, strobes and status registers live in core.py, their only user.
 
-# --- configuration registers (SWRS061 table 43) ------------------------------------------------
-IOCFG2 = const(0x00)
-IOCFG1 = const(0x01)
-IOCFG0 = const(0x02)
-FIFOTHR = const(0x03)
-SYNC1 = const(0x04)
-SYNC0 = const(0x05)
-PKTLEN = const(0x06)
-PKTCTRL1 = const(0x07)
-PKTCTRL0 = const(0x08)
-ADDR = const(0x09)
-CHANNR = const(0x0A)
-FSCTRL1 = const(0x0B)
-FSCTRL0 = const(0x0C)
-FREQ2 = const(0x0D)
-FREQ1 = const(0x0E)
-FREQ0 = const(0x0F)
-MDMCFG4 = const(0x10)
-MDMCFG3 = const(0x11)
-MDMCFG2 = const(0x12)
-MDMCFG1 = const(0x13)
-MDMCFG0 = const(0x14)
-DEVIATN = const(0x15)
-MCSM2 = const(0x16)
-MCSM1 = const(0x17)
-MCSM0 = const(0x18)
-FOCCFG = const(0x19)
-BSCFG = const(0x1A)
-AGCCTRL2 = const(0x1B)
-AGCCTRL1 = const(0x1C)
-AGCCTRL0 = const(0x1D)
-FREND1 = const(0x21)
-FREND0 = const(0x22)
-FSCAL3 = const(0x23)
-FSCAL2 = const(0x24)
-FSCAL1 = const(0x25)
-FSCAL0 = const(0x26)
-TEST2 = const(0x2C)
-TEST1 = const(0x2D)
-TEST0 = const(0x2E)
-N_CONFIG = const(0x2F)
-
-# --- command strobes (SWRS061 table 42) ---------------------------------------------------------
-SRES = const(0x30)
-SFSTXON = const(0x31)
-SXOFF = const(0x32)
-SCAL = const(0x33)
-SRX = const(0x34)
-STX = const(0x35)
-SIDLE = const(0x36)
-SWOR = const(0x38)
-SPWD = const(0x39)
-SFRX = const(0x3A)
-SFTX = const(0x3B)
-SWORRST = const(0x3C)
-SNOP = const(0x3D)
-
-# --- status registers, read with READ | BURST (SWRS061 table 44) ----------------------------------
-PARTNUM = const(0x30)
-VERSION = const(0x31)
-FREQEST = const(0x32)
-LQI = const(0x33)  # bit 7 CRC_OK, 6..0 LQI
-RSSI = const(0x34)
-MARCSTATE = const(0x35)
-PKTSTATUS = const(0x38)
-TXBYTES = const(0x3A)  # bit 7 TXFIFO_UNDERFLOW, 6..0 bytes
-RXBYTES = const(0x3B)  # bit 7 RXFIFO_OVERFLOW, 6..0 bytes
-PATABLE = const(0x3E)
-FIFO = const(0x3F)
-
-FIFO_SIZE = const(64)
-
-# chip status byte (SWRS061 10.1, table 23): bit 7 CHIP_RDYn, bits 6..4 STATE
-ST_IDLE = const(0)
-ST_RX = const(1)
-ST_TX = const(2)
-ST_FSTXON = const(3)
-ST_CALIBRATE = const(4)
-ST_SETTLING = const(5)
-ST_RXFIFO_OVERFLOW = const(6)
-ST_TXFIFO_UNDERFLOW = const(7)
-
-# MARCSTATE values (SWRS061 table 45 / figure 25)
-MS_SLEEP = const(0x00)
-MS_IDLE = const(0x01)
-MS_RX = const(0x0D)
-MS_RXFIFO_OVERFLOW = const(0x11)
-MS_TX = const(0x13)
-MS_TXFIFO_UNDERFLOW = const(0x16)
+# configuration register addresses used in the patches below (SWRS061 table 43)
+_IOCFG0 = const(0x02)
+_FIFOTHR = const(0x03)
+_SYNC1 = const(0x04)
+_SYNC0 = const(0x05)
+_FREQ2 = const(0x0D)
+_FREQ1 = const(0x0E)
+_FREQ0 = const(0x0F)
+_MDMCFG4 = const(0x10)
+_MDMCFG3 = const(0x11)
+_MDMCFG2 = const(0x12)
+_DEVIATN = const(0x15)
+_BSCFG = const(0x1A)
 
 # GDOx signal selection (SWRS061 table 41)
-GDO_RX_THR = const(0x00)  # RX FIFO >= threshold, de-asserts when drained below it
-GDO_TX_THR = const(0x02)  # TX FIFO >= threshold, de-asserts below it
-GDO_SYNC = const(0x06)  # sync word sent/received; de-asserts at end of packet (and on over/underflow)
-GDO_HIZ = const(0x2E)
-
-# PKTCTRL0.LENGTH_CONFIG (SWRS061 15.3)
-LEN_FIXED = const(0)
-LEN_VARIABLE = const(1)
-LEN_INFINITE = const(2)
+_GDO_RX_THR = const(0x00)  # RX FIFO >= threshold, de-asserts when drained below it
+_GDO_TX_THR = const(0x02)  # TX FIFO >= threshold, de-asserts below it
+_GDO_SYNC = const(0x06)  # sync word sent/received; de-asserts at end of packet (and on over/underflow)
+_GDO_HIZ = const(0x2E)
 
 FIFOTHR_BULK = const(0x03)  # RX 16 / TX 49 bytes: after GDO0 rises the service has 48 bytes
-                            # (3.84 ms at 100 kchip/s) before the RX FIFO overflows
+# (3.84 ms at 100 kchip/s) before the RX FIFO overflows
 MCSM0_CAL = const(0x18)  # FS_AUTOCAL = 1: calibrate when going from IDLE to RX or TX
 
 # --- the T1+C1 receive register set, 0x00..0x2E, written in one burst ---------------------------
@@ -124,9 +43,9 @@ MCSM0_CAL = const(0x18)  # FS_AUTOCAL = 1: calibrate when going from IDLE to RX 
 # Channel filter: BW = fXOSC / (8 * (4 + CHANBW_M) * 2**CHANBW_E) (SWRS061 13): E = 1, M = 1 ->
 #   325 kHz, room for T1's up to +-80 kHz deviation plus the 100 kchip/s signal and crystal offsets.
 RX_TC = bytes((
-    GDO_SYNC,  # 0x00 IOCFG2: GDO2 = sync received .. end of packet (SWRS061 table 41, 0x06)
-    GDO_HIZ,  # 0x01 IOCFG1: GDO1 is SO; tri-state when CSn high (reset value 0x2E)
-    GDO_RX_THR,  # 0x02 IOCFG0: GDO0 = RX FIFO at or above threshold (0x00)
+    _GDO_SYNC,  # 0x00 IOCFG2: GDO2 = sync received .. end of packet (SWRS061 table 41, 0x06)
+    _GDO_HIZ,  # 0x01 IOCFG1: GDO1 is SO; tri-state when CSn high (reset value 0x2E)
+    _GDO_RX_THR,  # 0x02 IOCFG0: GDO0 = RX FIFO at or above threshold (0x00)
     0x00,  # 0x03 FIFOTHR: FIFO_THR = 0 -> RX 4 bytes while a packet's first bytes are awaited,
            #      so GDO0 calls the service as soon as the length can be read (a 14-byte C1
            #      frame lasts 1.6 ms: the fixed-length switch must come before its end); then
@@ -181,19 +100,19 @@ RX_TC = bytes((
     0x09,  # 0x2E TEST0: VCO_SEL_CAL_EN = 0 (SmartRF for 868 MHz)
 ))
 
-# Patches (address, value) on top of RX_TC for the other register sets.
+# Patches on top of RX_TC, bytes of (address, value) pairs, for the other register sets.
 # S1 receive: 868.3 MHz -> 868.3e6 * 2**16 / 26e6 = 2188650.3 -> 0x21656A = 868.299866 MHz;
 # 32.768 kchip/s -> E = 10, M = 74: 32.730 kBaud (-0.12 %); filter E = 1, M = 2 -> 271 kHz;
 # deviation +-50 kHz -> E = 5, M = 0: 50.8 kHz; sync: the last 16 chips of the S sync word
 # "000111011010010110" = 0x7696 (AN067); the frame is Manchester coded and decoded in software.
-RX_S = ((FREQ2, 0x21), (FREQ1, 0x65), (FREQ0, 0x6A), (MDMCFG4, 0x6A), (MDMCFG3, 0x4A),
-        (SYNC1, 0x76), (SYNC0, 0x96), (DEVIATN, 0x50), (BSCFG, 0x6D))  # BS_LIMIT +-3.125 %
+RX_S = bytes((_FREQ2, 0x21, _FREQ1, 0x65, _FREQ0, 0x6A, _MDMCFG4, 0x6A, _MDMCFG3, 0x4A,
+               _SYNC1, 0x76, _SYNC0, 0x96, _DEVIATN, 0x50, _BSCFG, 0x6D))  # BS_LIMIT +-3.125 %
 # transmit: GDO0 follows the TX FIFO threshold (refill when it drops below 49 bytes)
-TX_T1 = ((DEVIATN, 0x50), (IOCFG0, GDO_TX_THR), (FIFOTHR, FIFOTHR_BULK))  # T: +-50 kHz: 50.8 kHz
-TX_C1 = ((DEVIATN, 0x46), (IOCFG0, GDO_TX_THR), (FIFOTHR, FIFOTHR_BULK))  # C: +-45 kHz: 44.4 kHz
+TX_T1 = bytes((_DEVIATN, 0x50, _IOCFG0, _GDO_TX_THR, _FIFOTHR, FIFOTHR_BULK))  # T: +-50 kHz: 50.8 kHz
+TX_C1 = bytes((_DEVIATN, 0x46, _IOCFG0, _GDO_TX_THR, _FIFOTHR, FIFOTHR_BULK))  # C: +-45 kHz: 44.4 kHz
 # S1 transmit: the chip sends no preamble/sync (SYNC_MODE = 0); the FIFO carries the S1 header:
 # 279 "01" pairs (S1 needs n >= 279) and the 18-chip sync word, 576 chips = 72 bytes exactly.
-TX_S = RX_S + ((MDMCFG2, 0x00), (IOCFG0, GDO_TX_THR), (FIFOTHR, FIFOTHR_BULK))
+TX_S = RX_S + bytes((_MDMCFG2, 0x00, _IOCFG0, _GDO_TX_THR, _FIFOTHR, FIFOTHR_BULK))
 S1_HEADER = b"\x55" * 69 + b"\x54\x76\x96"
 
 PA_0DBM = const(0x50)  # 0 dBm at 868 MHz: SWRS061 table 39 (checked against its transcription in

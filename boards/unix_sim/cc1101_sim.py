@@ -70,8 +70,8 @@ _DEFAULTS = bytes((
 
 # chip states: (STATE bits of the status byte, MARCSTATE)
 IDLE, SETTLE_RX, SETTLE_TX, CAL, RX, PKT, RXOVF, TX, TXUNF, SLEEP = range(10)
-_STATUS = {IDLE: (0, 0x01), SETTLE_RX: (5, 0x06), SETTLE_TX: (5, 0x06), CAL: (4, 0x08), RX: (1, 0x0D),
-           PKT: (1, 0x0D), RXOVF: (6, 0x11), TX: (2, 0x13), TXUNF: (7, 0x16), SLEEP: (0, 0x00)}
+_STATUS = ((0, 0x01), (5, 0x06), (5, 0x06), (4, 0x08), (1, 0x0D),  # by state, in the order above
+           (1, 0x0D), (6, 0x11), (2, 0x13), (7, 0x16), (0, 0x00))  # (a constant tuple: ROM when frozen)
 
 
 class _Tx:

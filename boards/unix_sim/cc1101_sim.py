@@ -247,9 +247,11 @@ class Cc1101Sim:
                 break
         if t > self.t:
             self.t = t
-        if len(self.air) > 8:  # forget transmissions long over (none can be received any more)
+        if len(self.air) > 2:  # forget transmissions over (none can sync or garble any more):
+            # 2 ms covers the byte being received (8 chips at the slowest rate: 0.25 ms); the
+            # chip streams are the model's largest heap use in the meter's process
             keep = self.pkt[0] if self.pkt else None
-            self.air = [x for x in self.air if x.t1 > t - 100000000 or x is keep]
+            self.air = [x for x in self.air if x.t1 > t - 2000000 or x is keep]
         self._set_levels()
         self._fire()
 

@@ -112,6 +112,7 @@ class RadioPort:
 
     def frames(self):
         """The last `keep` frames, oldest first: dicts of their link-layer fields."""
+        from binascii import hexlify  # one string per frame, not one per byte (small heaps)
         from meter.cores.wmbus.frame import Frame
         out = []
         k = self.keep
@@ -125,5 +126,5 @@ class RadioPort:
                         "version": f.version, "type": f.dev_type, "ci": f.ci,
                         "mode": ("?", "T1", "C1A", "C1B", "C1B", "S1")[q[4 * j + 2]],
                         "rssi": q[4 * j], "lqi": q[4 * j + 1], "t": q[4 * j + 3],
-                        "hex": "".join("%02x" % b for b in memoryview(self._ring[j])[:n])})
+                        "hex": hexlify(memoryview(self._ring[j])[:n]).decode()})
         return out

@@ -70,8 +70,8 @@ _DEFAULTS = bytes((
 
 # chip states: (STATE bits of the status byte, MARCSTATE)
 IDLE, SETTLE_RX, SETTLE_TX, CAL, RX, PKT, RXOVF, TX, TXUNF, SLEEP = range(10)
-_STATUS = {IDLE: (0, 0x01), SETTLE_RX: (5, 0x06), SETTLE_TX: (5, 0x06), CAL: (4, 0x08), RX: (1, 0x0D),
-           PKT: (1, 0x0D), RXOVF: (6, 0x11), TX: (2, 0x13), TXUNF: (7, 0x16), SLEEP: (0, 0x00)}
+_STATUS = ((0, 0x01), (5, 0x06), (5, 0x06), (4, 0x08), (1, 0x0D),  # by state, in the order above
+           (1, 0x0D), (6, 0x11), (2, 0x13), (7, 0x16), (0, 0x00))  # (a constant tuple: ROM when frozen)
 
 
 class _Tx:
@@ -90,16 +90,14 @@ class _Tx:
         return (self.chips[i >> 3] >> (7 - (i & 7))) & 1
 
 
-def _bits(value, n):
-    return [(value >> (n - 1 - i)) & 1 for i in range(n)]
-
-
-def _pack(bitlist):
-    out = bytearray((len(bitlist) + 7) // 8)
-    for i, b in enumerate(bitlist):
-        if b:
-            out[i >> 3] |= 0x80 >> (i & 7)
-    return out
+def _put(out, pos, value, n):
+    """Write the n-bit value MSB first into the chip stream `out` at bit pos; returns pos + n
+    (chips packed straight into bytes: a list of bits would take 4 bytes per chip of heap)."""
+    for i in range(n - 1, -1, -1):
+        if (value >> i) & 1:
+            out[pos >> 3] |= 0x80 >> (pos & 7)
+        pos += 1
+    return pos
 
 
 class SimPin:
@@ -145,26 +143,28 @@ class Cc1101Sim:
         default now). rate/freq override the mode's (a wrong-rate transmitter). Returns the time
         (ticks) its last chip ends."""
         f, r, pairs, (sv, sn) = MODES[mode]
-        bits = [0, 1] * pairs + _bits(sv, sn)
+        nbits = 2 * pairs + sn + 8 * len(coded) + 8
+        chips = bytearray((nbits + 7) // 8)
+        pos = 0
+        for _ in range(pairs):
+            pos = _put(chips, pos, 1, 2)  # "01"
+        pos = _put(chips, pos, sv, sn)
         for b in coded:
-            bits.extend(_bits(b, 8))
-        bits.extend([0, 1] * 4)
-        return self._add(bits, rate or r, freq or f, rssi_dbm, mode, at)
+            pos = _put(chips, pos, b, 8)
+        _put(chips, pos, 0x55, 8)  # postamble: 4 "01" pairs
+        return self._add(chips, nbits, rate or r, freq or f, rssi_dbm, mode, at)
 
     def noise(self, nbytes, rssi_dbm=-95, at=None, mode="C1", data=None):
         """Random chips (or `data`) on a mode's channel and rate, with no preamble."""
         f, r = MODES[mode][0], MODES[mode][1]
         if data is None:
             data = bytes(self._rand() & 0xFF for _ in range(nbytes))
-        bits = []
-        for b in data:
-            bits.extend(_bits(b, 8))
-        return self._add(bits, r, f, rssi_dbm, "noise", at)
+        return self._add(bytearray(data), 8 * len(data), r, f, rssi_dbm, "noise", at)
 
-    def _add(self, bits, rate, freq, rssi, mode, at):
+    def _add(self, chips, nbits, rate, freq, rssi, mode, at):
         self.advance()
         t0 = self.t if at is None else at * self.tick_ns
-        tx = _Tx(t0, rate, freq, _pack(bits), len(bits), rssi, mode)
+        tx = _Tx(t0, rate, freq, chips, nbits, rssi, mode)
         self.air.append(tx)
         return -(-tx.t1 // self.tick_ns)
 
@@ -247,9 +247,11 @@ class Cc1101Sim:
                 break
         if t > self.t:
             self.t = t
-        if len(self.air) > 8:  # forget transmissions long over (none can be received any more)
+        if len(self.air) > 2:  # forget transmissions over (none can sync or garble any more):
+            # 2 ms covers the byte being received (8 chips at the slowest rate: 0.25 ms); the
+            # chip streams are the model's largest heap use in the meter's process
             keep = self.pkt[0] if self.pkt else None
-            self.air = [x for x in self.air if x.t1 > t - 100000000 or x is keep]
+            self.air = [x for x in self.air if x.t1 > t - 2000000 or x is keep]
         self._set_levels()
         self._fire()
 

@@ -159,10 +159,10 @@ class Pin:
 def test_spi_headers():
     spi = RecSpi()
     r = CC1101(spi, Pin(), Pin(), M.expected_length, [bytearray(10)])
-    r.write_reg(R.PKTLEN, 0x12)
-    r.read_reg(R.IOCFG2)
-    r.read_reg(R.RXBYTES)
-    r.strobe(R.SRX)
+    r.write_reg(0x06, 0x12)  # PKTLEN (SWRS061 table 43)
+    r.read_reg(0x00)  # IOCFG2
+    r.read_reg(0x3B)  # RXBYTES, a status register: read with the burst bit (table 44)
+    r.strobe(0x34)  # SRX (table 42)
     r.write_burst(0, b"\x01\x02")
     r._read_fifo(None, 0, 3)
     eq(spi.frames, [b"\x06\x12", b"\x80\x00", b"\xfb\x00", b"\x34", b"\x40\x01\x02",

@@ -30,9 +30,9 @@ class RadioPort:
         self.poll_ms = cfg.get("poll_ms", 2)
         self.link = link = Link(dup_window=cfg.get("dup_window", 60))
         link.set_filter(cfg.get("ids"), cfg.get("manufacturers"))
-        self.family = M.FAMILY_S if cfg.get("family") == "S" else M.FAMILY_TC
+        self.family = fam = M.FAMILY_S if cfg.get("family") == "S" else M.FAMILY_TC
         self.radio = CC1101(board.spi("radio"), board.pin("radio_gdo0"), board.pin("radio_gdo2"),
-                            M.expected_length, link.rx_buffers(cfg.get("buffers", 2)))
+                            M.expected_length, link.rx_buffers(cfg.get("buffers", 2), fam))
         self.consumers = []
         k = cfg.get("keep", 4)
         self.keep = k
@@ -146,6 +146,7 @@ class RadioPort:
 
     def frames(self):
         """The last `keep` frames, oldest first: dicts of their link-layer fields."""
+        from binascii import hexlify  # one string per frame, not one per byte (small heaps)
         from meter.cores.wmbus.frame import Frame
         out = []
         k = self.keep
@@ -159,5 +160,5 @@ class RadioPort:
                         "version": f.version, "type": f.dev_type, "ci": f.ci,
                         "mode": ("?", "T1", "C1A", "C1B", "C1B", "S1")[q[4 * j + 2]],
                         "rssi": q[4 * j], "lqi": q[4 * j + 1], "t": q[4 * j + 3],
-                        "hex": "".join("%02x" % b for b in memoryview(self._ring[j])[:n])})
+                        "hex": hexlify(memoryview(self._ring[j])[:n]).decode()})
         return out

@@ -36,16 +36,23 @@ ST_OVERFLOW = const(7)  # reported by the radio port (note())
 ST_TRUNCATED = const(8)  # likewise: a packet that ended before its L-field said
 N_STATS = const(9)
 
-RAW_SIZE = const(648)  # coded T1 of the longest frame (format A, L = 255: 290 -> 435 bytes), rounded
+RAW_SIZE = const(648)  # either family: S1 chips of the longest frame (290 -> 580 bytes), rounded
+RAW_TC = const(456)  # T1/C1 only: coded T1 of the longest frame (format A, L = 255: 290 -> 435
+                     # bytes) rounded up to _BUCKET; C1 needs 292
+_DBUF = const(304)  # decoded T1 of RAW_TC (19 buckets of 16 bytes); S1 decodes to 290 at most
 _BUCKET = const(24)  # 3-of-6 decode granularity: 24 coded -> 16 bytes
 _TX_FRAME = const(304)  # 290 rounded up to 16 (3-of-6 encode granularity)
 _NDUP = const(16)
 
 # where the access number sits after the CI field (EN 13757-7 short/long TPL header, EN 13757-4
-# ELL); other CIs use the last block CRC as the duplicate fingerprint
-_ACC = {0x7A: 1, 0x7B: 1, 0x8A: 1, 0x5A: 1, 0x61: 1, 0x65: 1, 0x74: 1,
-        0x72: 9, 0x73: 9, 0x8B: 9, 0x53: 9, 0x60: 9, 0x64: 9,
-        0x8C: 2, 0x8D: 2, 0x8E: 2, 0x8F: 2}
+# ELL), by CI - 0x50 for CI 0x50..0x8F, 0 = none: short header (1) 0x5A 0x61 0x65 0x74 0x7A 0x7B
+# 0x8A; long header (9) 0x53 0x60 0x64 0x72 0x73 0x8B; ELL (2) 0x8C..0x8F. Other CIs use the last
+# block CRC as the duplicate fingerprint. A bytes constant: in ROM when frozen, no dict in RAM.
+_ACC_CI0 = const(0x50)
+_ACC = (b"\x00\x00\x00\x09\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00"
+        b"\x09\x01\x00\x00\x09\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+        b"\x00\x00\x09\x09\x01\x00\x00\x00\x00\x00\x01\x01\x00\x00\x00\x00"
+        b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x09\x02\x02\x02\x02")
 
 _PAD = b"\x59\x65\x96"  # 3-of-6 words for 0x00 0x00 by position mod 3: valid filler after a frame
 
@@ -53,7 +60,7 @@ _PAD = b"\x59\x65\x96"  # 3-of-6 words for 0x00 0x00 by position mod 3: valid fi
 class Link:
     def __init__(self, dup_window=60):
         self.blocks = Blocks()
-        self.dbuf = bytearray(RAW_SIZE * 2 // 3)  # decoded packet, then the frame (in place)
+        self.dbuf = bytearray(_DBUF)  # decoded packet, then the frame (in place)
         self.frame = Frame(self.dbuf)
         self.stats = array.array("i", [0] * N_STATS)
         self.dup_window = dup_window
@@ -66,21 +73,22 @@ class Link:
         self._dt = array.array("i", [0] * _NDUP)
         self._dvalid = bytearray(_NDUP)
         self._dnext = 0
-        self._tbuf = bytearray(_TX_FRAME)
-        tv = memoryview(self._tbuf)
-        self._tviews = [tv[:16 * k] for k in range(1, _TX_FRAME // 16 + 1)]
+        self._tbuf = None  # transmit scratch and its views: made by the first encode() (a
+        self._tviews = None  # receive-only meter never needs them)
         self.last_bad_mask = 0
 
     # --- configuration ----------------------------------------------------------------------
-    def rx_buffers(self, k):
-        """k raw packet buffers of RAW_SIZE bytes for the radio driver; read() decodes T1 only
-        from these (it keeps fixed-length views of them, so decoding allocates nothing)."""
+    def rx_buffers(self, k, family=-1):
+        """k raw packet buffers for the radio driver: RAW_TC bytes for M.FAMILY_TC, else RAW_SIZE
+        (S1, or a driver switching families). read() decodes T1 only from these (it keeps
+        fixed-length views of them, so decoding allocates nothing)."""
         out = []
+        size = RAW_TC if family == M.FAMILY_TC else RAW_SIZE
         for _ in range(k):
-            b = bytearray(RAW_SIZE)
+            b = bytearray(size)
             mv = memoryview(b)
             self._raw.append(b)
-            self._rviews.append([mv[:_BUCKET * j] for j in range(1, RAW_SIZE // _BUCKET + 1)])
+            self._rviews.append([mv[:_BUCKET * j] for j in range(1, RAW_TC // _BUCKET + 1)])
             out.append(b)
         return out
 
@@ -201,7 +209,7 @@ class Link:
 
     def _duplicate(self, d, k, fp, now):
         ci = d[10] if k > 10 else -1
-        off = _ACC.get(ci, 0)
+        off = _ACC[ci - _ACC_CI0] if _ACC_CI0 <= ci < _ACC_CI0 + 64 else 0
         acc = d[10 + off] if off and 10 + off < k else 0x10000 | fp
         key = self._dkey
         for e in range(_NDUP):
@@ -234,6 +242,10 @@ class Link:
         the sync word in out, with CRCs, marker (C1), line code (T1 3-of-6, S1 Manchester) and a
         postamble. Returns their count. ValueError for a length no frame can have."""
         tb = self._tbuf
+        if tb is None:
+            self._tbuf = tb = bytearray(_TX_FRAME)
+            tv = memoryview(tb)
+            self._tviews = [tv[:16 * k] for k in range(1, _TX_FRAME // 16 + 1)]
         if mode == M.MODE_C1A or mode == M.MODE_C1B:
             fmt = M.FMT_A if mode == M.MODE_C1A else M.FMT_B
             out[0] = M.C_MARKER

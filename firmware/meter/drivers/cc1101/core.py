@@ -32,6 +32,43 @@ from micropython import const
 
 from meter.drivers.cc1101 import regs as R
 
+# The chip's SPI protocol, private consts (inlined, no dict entries: RAM on small heaps).
+# SPI header (SWRS061 10.1): bit 7 read, bit 6 burst, bits 5..0 address
+_READ = const(0x80)
+_BURST = const(0x40)
+# configuration registers the driver steers per packet (SWRS061 table 43)
+_FIFOTHR = const(0x03)
+_PKTLEN = const(0x06)
+_PKTCTRL0 = const(0x08)
+_MCSM0 = const(0x18)
+# command strobes (SWRS061 table 42)
+_SRES = const(0x30)
+_SCAL = const(0x33)
+_SRX = const(0x34)
+_STX = const(0x35)
+_SIDLE = const(0x36)
+_SPWD = const(0x39)
+_SFRX = const(0x3A)
+_SFTX = const(0x3B)
+_SNOP = const(0x3D)
+# status registers, read with READ | BURST (SWRS061 table 44)
+_PARTNUM = const(0x30)
+_VERSION = const(0x31)
+_LQI = const(0x33)  # bit 7 CRC_OK, 6..0 LQI
+_RSSI = const(0x34)
+_TXBYTES = const(0x3A)  # bit 7 TXFIFO_UNDERFLOW, 6..0 bytes
+_RXBYTES = const(0x3B)  # bit 7 RXFIFO_OVERFLOW, 6..0 bytes
+_PATABLE = const(0x3E)
+_FIFO = const(0x3F)
+_FIFO_SIZE = const(64)
+# chip status byte bits 6..4 STATE (SWRS061 10.1, table 23)
+_ST_IDLE = const(0)
+_ST_RXFIFO_OVERFLOW = const(6)
+_ST_TXFIFO_UNDERFLOW = const(7)
+# PKTCTRL0.LENGTH_CONFIG (SWRS061 15.3) with the other PKTCTRL0 bits of RX_TC (all 0)
+_LEN_FIXED = const(0)
+_LEN_INFINITE = const(2)
+
 EV_FRAME = const(1)
 EV_OVERFLOW = const(2)
 EV_TRUNCATED = const(4)  # a packet ended before its length (its tail was lost)
@@ -67,8 +104,8 @@ class CC1101:
         self.family = 0
         # shared command buffer (micropython-lib lora style) and fixed views of it: nothing is
         # allocated after construction
-        self._b = bytearray(2 + R.FIFO_SIZE)
-        self._r = bytearray(2 + R.FIFO_SIZE)
+        self._b = bytearray(2 + _FIFO_SIZE)
+        self._r = bytearray(2 + _FIFO_SIZE)
         mb = memoryview(self._b)
         mr = memoryview(self._r)
         self._c1, self._c2, self._r1, self._r2 = mb[:1], mb[:2], mr[:1], mr[:2]
@@ -120,7 +157,7 @@ class CC1101:
     def read_reg(self, addr):
         """Configuration register (0x00..0x2E), or status register (0x30..0x3D: burst bit)."""
         b = self._c2
-        b[0] = addr | (R.READ | R.BURST if addr >= 0x30 else R.READ)
+        b[0] = addr | (_READ | _BURST if addr >= 0x30 else _READ)
         b[1] = 0
         spi = self.spi
         spi.select(1)
@@ -139,7 +176,7 @@ class CC1101:
         return v
 
     def write_burst(self, addr, data):
-        self._write_chunks(addr | R.BURST, data, 0, len(data))
+        self._write_chunks(addr | _BURST, data, 0, len(data))
 
     def _write_chunks(self, hdr, src, s, k):
         """Header, then src[s:s+k] in power-of-two chunks, in one transaction."""
@@ -159,7 +196,7 @@ class CC1101:
 
     def _read_fifo(self, dst, d, k):
         """k bytes of the RX FIFO into dst[d:d+k] (dst None: discard)."""
-        self._c1[0] = R.FIFO | R.READ | R.BURST
+        self._c1[0] = _FIFO | _READ | _BURST
         spi = self.spi
         r = self._r
         spi.select(1)
@@ -175,18 +212,18 @@ class CC1101:
         spi.select(0)
 
     def _write_fifo(self, src, s, k):
-        self._write_chunks(R.FIFO | R.BURST, src, s, k)
+        self._write_chunks(_FIFO | _BURST, src, s, k)
 
     # --- setup and states ---------------------------------------------------------------------
     def reset(self):
         """SRES, then check the chip answers (PARTNUM 0x00, a known VERSION)."""
-        self.strobe(R.SRES)
+        self.strobe(_SRES)
         for _ in range(1000):
-            if not self.strobe(R.SNOP) & 0x80:  # CHIP_RDYn low: crystal running
+            if not self.strobe(_SNOP) & 0x80:  # CHIP_RDYn low: crystal running
                 break
         else:
             raise CC1101Error("not ready")
-        if self.read_reg(R.PARTNUM) != 0 or self.read_reg(R.VERSION) in (0, 0xFF):
+        if self.read_reg(_PARTNUM) != 0 or self.read_reg(_VERSION) in (0, 0xFF):
             raise CC1101Error("no CC1101")
         self._st = _OFF
         self._count = self._head = 0
@@ -194,58 +231,61 @@ class CC1101:
     def _load(self, family, patch):
         self.write_burst(0, R.RX_TC)
         if family == 1:
-            for a, v in R.RX_S:
-                self.write_reg(a, v)
+            self._patch(R.RX_S)
         if patch:
-            for a, v in patch:
-                self.write_reg(a, v)
-        self.write_reg(R.PATABLE, self.pa)  # PATABLE[0], used with FREND0.PA_POWER = 0
+            self._patch(patch)
+        self.write_reg(_PATABLE, self.pa)  # PATABLE[0], used with FREND0.PA_POWER = 0
+
+    def _patch(self, p):
+        """Register writes from bytes of (address, value) pairs (regs.RX_S, TX_*)."""
+        for i in range(0, len(p), 2):
+            self.write_reg(p[i], p[i + 1])
 
     def idle(self):
-        self.strobe(R.SIDLE)
+        self.strobe(_SIDLE)
         self._st = _OFF
 
     def sleep(self):
         """SIDLE then SPWD: the chip sleeps when CSn goes high. TEST0..2 and PATABLE are lost in
         SLEEP (SWRS061 19.5); start_rx()/transmit() rewrite every register."""
-        self.strobe(R.SIDLE)
-        self.strobe(R.SPWD)
+        self.strobe(_SIDLE)
+        self.strobe(_SPWD)
         self._st = _OFF
 
     def calibrate(self):
         """Manual synthesizer calibration from IDLE (SCAL, ~720 us). With MCSM0.FS_AUTOCAL = 1 the
         chip also calibrates on every IDLE -> RX/TX."""
-        self.strobe(R.SIDLE)
-        self.strobe(R.SCAL)
+        self.strobe(_SIDLE)
+        self.strobe(_SCAL)
         self._st = _OFF
 
     def start_rx(self, family=0):
         """Receive with the T1+C1 (family 0) or S1 (family 1) register set."""
-        self.strobe(R.SIDLE)
+        self.strobe(_SIDLE)
         self._load(family, None)
         self.family = family
-        self.strobe(R.SFRX)
-        self._strobe_cal(R.SRX)
+        self.strobe(_SFRX)
+        self._strobe_cal(_SRX)
         self._st = _HUNT
         self._slot = -1
 
     def _strobe_cal(self, cmd):
         """SRX/STX from IDLE with calibration (FS_AUTOCAL for this one transition)."""
-        self.write_reg(R.MCSM0, R.MCSM0_CAL)
+        self.write_reg(_MCSM0, R.MCSM0_CAL)
         self.strobe(cmd)
-        self.write_reg(R.MCSM0, R.RX_TC[R.MCSM0])
+        self.write_reg(_MCSM0, R.RX_TC[_MCSM0])
 
     def _rearm(self):
         """Ready for the next packet: infinite length, FIFO threshold at 4 bytes."""
-        self.write_reg(R.PKTCTRL0, R.LEN_INFINITE)
-        self.write_reg(R.FIFOTHR, R.RX_TC[R.FIFOTHR])
+        self.write_reg(_PKTCTRL0, _LEN_INFINITE)
+        self.write_reg(_FIFOTHR, R.RX_TC[_FIFOTHR])
 
     def _restart(self):
         """Drop what the FIFO holds and hunt again (SFRX only in IDLE or overflow: SWRS061 10.4)."""
-        self.strobe(R.SIDLE)
-        self.strobe(R.SFRX)
+        self.strobe(_SIDLE)
+        self.strobe(_SFRX)
         self._rearm()
-        self.strobe(R.SRX)
+        self.strobe(_SRX)
         self._abandon()
 
     def _abandon(self):
@@ -280,10 +320,10 @@ class CC1101:
             return 0
         ev = 0
         for _ in range(8):  # a few packets at most can sit in a 64-byte FIFO
-            rxb = self._read_stable(R.RXBYTES)
+            rxb = self._read_stable(_RXBYTES)
             state = (self._r[0] >> 4) & 7
             count = rxb & 0x7F
-            if rxb & 0x80 or state == R.ST_RXFIFO_OVERFLOW:
+            if rxb & 0x80 or state == _ST_RXFIFO_OVERFLOW:
                 return ev | self._overflow(count)
             if self._st == _HUNT:
                 if count == 0:
@@ -325,13 +365,13 @@ class CC1101:
         self._fixed = False
         s = self._slot
         if s >= 0:
-            self.rssi[s] = R.rssi_dbm(self.read_reg(R.RSSI))
+            self.rssi[s] = R.rssi_dbm(self.read_reg(_RSSI))
         self._st = _PKT
 
     def _take(self, k):
         s = self._slot
         while k > 0:
-            j = k if k <= R.FIFO_SIZE else R.FIFO_SIZE
+            j = k if k <= _FIFO_SIZE else _FIFO_SIZE
             self._read_fifo(self.bufs[s] if s >= 0 else None, self._got, j)
             self._got += j
             k -= j
@@ -361,27 +401,27 @@ class CC1101:
                 self._restart()
                 return EV_NOISE
         self._need = need
-        self.write_reg(R.FIFOTHR, R.FIFOTHR_BULK)
+        self.write_reg(_FIFOTHR, R.FIFOTHR_BULK)
         return 0
 
     def _go_fixed(self):
         need = self._need
         if need & 0xFF == 0:
             return  # PKTLEN 0 is not allowed: stay infinite, end with SIDLE (_complete)
-        self.write_reg(R.PKTLEN, need & 0xFF)
-        self.write_reg(R.PKTCTRL0, R.LEN_FIXED)
+        self.write_reg(_PKTLEN, need & 0xFF)
+        self.write_reg(_PKTCTRL0, _LEN_FIXED)
         self._fixed = True
 
     def _finish_late(self):
         """The whole packet arrived while still in infinite mode: stop the chip, read the packet
         and hunt again."""
-        self.strobe(R.SIDLE)
+        self.strobe(_SIDLE)
         self.late += 1
         self._take(self._need - self._got)
         ev = self._complete_slot()
-        self.strobe(R.SFRX)
+        self.strobe(_SFRX)
         self._rearm()
-        self.strobe(R.SRX)
+        self.strobe(_SRX)
         return ev | EV_LATE
 
     def _complete(self):
@@ -389,10 +429,10 @@ class CC1101:
         if self._fixed:
             self._rearm()  # the end-of-packet re-arm: the next packet must start infinite
         else:  # length multiple of 256, read in infinite mode: end the packet by hand
-            self.strobe(R.SIDLE)
-            self.strobe(R.SFRX)
+            self.strobe(_SIDLE)
+            self.strobe(_SFRX)
             self._rearm()
-            self.strobe(R.SRX)
+            self.strobe(_SRX)
         return ev
 
     def _complete_slot(self):
@@ -403,7 +443,7 @@ class CC1101:
             self.dropped += 1
             return 0
         self.lens[s] = self._need
-        self.lqi[s] = self.read_reg(R.LQI) & 0x7F
+        self.lqi[s] = self.read_reg(_LQI) & 0x7F
         self._count += 1
         self.frames += 1
         return EV_FRAME
@@ -424,9 +464,9 @@ class CC1101:
         a TX patch from regs (TX_T1, TX_C1, TX_S). S1 puts its own preamble and sync word in the
         FIFO first. Then call service() until EV_TX_DONE or EV_TX_FAIL; RX must be restarted
         after."""
-        self.strobe(R.SIDLE)
+        self.strobe(_SIDLE)
         self._load(1 if s1 else 0, patch)
-        self.strobe(R.SFTX)
+        self.strobe(_SFTX)
         total = n + (len(R.S1_HEADER) if s1 else 0)
         self._tx_src = src
         self._tx_n = self._tx_end = n
@@ -434,12 +474,12 @@ class CC1101:
             self._tx_n = n + 1
             total += 1
         self._tx_pos = -len(R.S1_HEADER) if s1 else 0
-        self.write_reg(R.PKTLEN, total & 0xFF)
+        self.write_reg(_PKTLEN, total & 0xFF)
         self._tx_fixed = total < 256 and total & 0xFF != 0
-        self.write_reg(R.PKTCTRL0, R.LEN_FIXED if self._tx_fixed else R.LEN_INFINITE)
-        self._tx_fill(R.FIFO_SIZE)
+        self.write_reg(_PKTCTRL0, _LEN_FIXED if self._tx_fixed else _LEN_INFINITE)
+        self._tx_fill(_FIFO_SIZE)
         self._st = _TX
-        self._strobe_cal(R.STX)
+        self._strobe_cal(_STX)
 
     def _tx_fill(self, room):
         while room > 0 and self._tx_pos < self._tx_n:
@@ -460,23 +500,23 @@ class CC1101:
             room -= k
 
     def _tx_service(self):
-        txb = self._read_stable(R.TXBYTES)
+        txb = self._read_stable(_TXBYTES)
         state = (self._r[0] >> 4) & 7
-        if txb & 0x80 or state == R.ST_TXFIFO_UNDERFLOW:
+        if txb & 0x80 or state == _ST_TXFIFO_UNDERFLOW:
             self.underflows += 1
-            self.strobe(R.SIDLE)
-            self.strobe(R.SFTX)
+            self.strobe(_SIDLE)
+            self.strobe(_SFTX)
             self._st = _OFF
             return EV_TX_FAIL
         count = txb & 0x7F
         left = self._tx_n - self._tx_pos  # not yet in the FIFO
         if not self._tx_fixed and left + count < 256 and (left + count) & 0xFF:
-            self.write_reg(R.PKTCTRL0, R.LEN_FIXED)  # fewer than 256 to send: end at PKTLEN
+            self.write_reg(_PKTCTRL0, _LEN_FIXED)  # fewer than 256 to send: end at PKTLEN
             self._tx_fixed = True
         if left > 0:
-            self._tx_fill(R.FIFO_SIZE - count)
+            self._tx_fill(_FIFO_SIZE - count)
             return 0
-        if state == R.ST_IDLE and count == 0:  # TXOFF_MODE = IDLE: the packet is out
+        if state == _ST_IDLE and count == 0:  # TXOFF_MODE = IDLE: the packet is out
             self._st = _OFF
             return EV_TX_DONE
         return 0

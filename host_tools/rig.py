@@ -335,13 +335,15 @@ class _Wire:
                 chunk = data[i:i + 16]
                 t += char_time * len(chunk)
                 _sleep_until(t)
+                # the head's echo reaches the meter as the client gets the bytes: handed over first,
+                # so a client's quick answer can never overtake it (under load it did)
+                if getattr(self.rig, "optical_echo", False):
+                    self._echo(chunk, baud)
                 try:
                     os.write(self.master, self._carry("to_client", baud, self.client_baud(), chunk, 2,
                                                       "to_client"))
                 except OSError:
                     pass
-                if getattr(self.rig, "optical_echo", False):
-                    self._echo(chunk, baud)
 
     def _echo(self, chunk, baud):
         """The head returns the meter's own bytes at the baud they were sent; garbled if the meter

@@ -423,7 +423,9 @@ class P1Builder:
 
     def _close(self, cur, curlen, fields):
         tmpl = piece("".join(cur))
-        self._segs.append((0, tuple(fields), curlen, tmpl))
+        # the fields flat, 5 shorts each (kind, end, digits, decimals, fid): 10 bytes a field where
+        # a tuple took 32
+        self._segs.append((0, array("h", [x for f in fields for x in f]), curlen, tmpl))
 
     # ------------------------------------------------------------ public helpers
     def text_capacity(self, mbus_id_len=48):
@@ -515,8 +517,9 @@ class P1Builder:
         for seg in self._segs:
             if seg[0] == 0:
                 struct.pack_into(seg[3][0], buf, pos, seg[3][1])
-                for f in seg[1]:
-                    self._fill(buf, pos, f, snap, regs)
+                fa = seg[1]
+                for j in range(0, len(fa), 5):
+                    self._fill(buf, pos, fa, j, snap, regs)
                 pos += seg[2]
             else:
                 k = seg[1]
@@ -542,9 +545,12 @@ class P1Builder:
         buf[pos + 5] = 10
         return pos + 6
 
-    def _fill(self, buf, base, f, snap, regs):
-        kind, end, nd, dec, fid = f
-        end += base
+    def _fill(self, buf, base, fa, j, snap, regs):
+        kind = fa[j]
+        end = base + fa[j + 1]
+        nd = fa[j + 2]
+        dec = fa[j + 3]
+        fid = fa[j + 4]
         if kind == K_TST:
             self._tst(buf, end - 13, snap.t)
         elif kind == K_REG or kind == K_FLAG:

@@ -79,6 +79,7 @@ class App:
         gc.collect()
         self._build_update()
         self._build_radio()
+        self.registers.trim()  # every register is defined by now
         gc.collect()
         self.pfail.irq(self._on_pfail)
 

@@ -24,7 +24,6 @@ except ImportError:  # CPython (host-side tests)
         return x
 
 from meter.cores.supply import disconnect as dc
-from meter.cores.prepay.account import PREPAYMENT
 
 MAX_ENTRY = const(20)
 _STATE_TEXT = ("SUPPLY OFF", "SUPPLY ON", "PRESS BUTTON")
@@ -169,6 +168,8 @@ class CustomerPort:
         else:
             body = ("DEBT", cr.amount_text(acc.debt))
         warn = "LOW CREDIT" if acc.low_warning() else ""
+        # imported here: the account module is loaded only on a meter with a credit (small heaps)
+        from meter.cores.prepay.account import PREPAYMENT
         if acc.available() <= 0 and acc.payment_mode == PREPAYMENT:
             warn = "NO CREDIT"
         return (body[0], body[1], "", warn, state, idl[0], idl[1], self.msg)

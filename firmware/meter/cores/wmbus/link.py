@@ -8,7 +8,8 @@
 #     n_air = link.encode(mode, fmt, data, n, out)   # data = L C M A CI ... without CRCs
 #
 # Order of work per packet (cheap first): mode from the first bytes; line decoding (3-of-6 is
-# native); the manufacturer/ID filter on block 1; the block CRCs, stripping them in place; the
+# native), in place in the raw buffer; the manufacturer/ID filter on block 1; the block CRCs,
+# stripping them in place (the frame ends up at the start of the raw buffer: no second one); the
 # duplicate check (same ID, manufacturer and access number, or last-block CRC when the CI has
 # no access number, within `dup_window` units of `now`). A frame with any bad block is counted
 # (ST_CRC, and each block in ST_BAD_BLOCKS) and never passed up. Nothing is allocated per frame.
@@ -39,7 +40,6 @@ N_STATS = const(9)
 RAW_SIZE = const(648)  # either family: S1 chips of the longest frame (290 -> 580 bytes), rounded
 RAW_TC = const(456)  # T1/C1 only: coded T1 of the longest frame (format A, L = 255: 290 -> 435
                      # bytes) rounded up to _BUCKET; C1 needs 292
-_DBUF = const(304)  # decoded T1 of RAW_TC (19 buckets of 16 bytes); S1 decodes to 290 at most
 _BUCKET = const(24)  # 3-of-6 decode granularity: 24 coded -> 16 bytes
 _TX_FRAME = const(304)  # 290 rounded up to 16 (3-of-6 encode granularity)
 _NDUP = const(16)
@@ -60,12 +60,11 @@ _PAD = b"\x59\x65\x96"  # 3-of-6 words for 0x00 0x00 by position mod 3: valid fi
 class Link:
     def __init__(self, dup_window=60):
         self.blocks = Blocks()
-        self.dbuf = bytearray(_DBUF)  # decoded packet, then the frame (in place)
-        self.frame = Frame(self.dbuf)
+        self.dbuf = None  # the raw buffer the last frame was decoded in (in place)
+        self.frame = Frame(None)
         self.stats = array.array("i", [0] * N_STATS)
         self.dup_window = dup_window
         self._raw = []
-        self._rviews = []
         self._ids = bytearray(0)
         self._mfcts = array.array("i")
         self._dkey = bytearray(_NDUP * 6)
@@ -73,22 +72,20 @@ class Link:
         self._dt = array.array("i", [0] * _NDUP)
         self._dvalid = bytearray(_NDUP)
         self._dnext = 0
-        self._tbuf = None  # transmit scratch and its views: made by the first encode() (a
-        self._tviews = None  # receive-only meter never needs them)
+        self._tbuf = None  # transmit scratch: made by the first encode() (a receive-only meter
+                           # never needs it)
         self.last_bad_mask = 0
 
     # --- configuration ----------------------------------------------------------------------
     def rx_buffers(self, k, family=-1):
         """k raw packet buffers for the radio driver: RAW_TC bytes for M.FAMILY_TC, else RAW_SIZE
-        (S1, or a driver switching families). read() decodes T1 only from these (it keeps
-        fixed-length views of them, so decoding allocates nothing)."""
+        (S1, or a driver switching families). read() decodes T1 only from these (they hold
+        the filler words its native decoder runs over)."""
         out = []
         size = RAW_TC if family == M.FAMILY_TC else RAW_SIZE
         for _ in range(k):
             b = bytearray(size)
-            mv = memoryview(b)
             self._raw.append(b)
-            self._rviews.append([mv[:_BUCKET * j] for j in range(1, RAW_TC // _BUCKET + 1)])
             out.append(b)
         return out
 
@@ -123,7 +120,7 @@ class Link:
         if t != n:
             st[ST_LENGTH] += 1
             return ERR_LENGTH
-        d = self.dbuf
+        d = raw  # decoded in place: each step writes at or before what it reads
         fmt = M.FMT_B if m == M.MODE_C1B or m == M.MODE_C1B_LATE else M.FMT_A
         if m == M.MODE_T1:
             src, s0, fn = d, 0, M.fmt_a_total(M.t1_lfield(raw[0], raw[1]))
@@ -155,6 +152,7 @@ class Link:
             st[ST_DUP] += 1
             return DUPLICATE
         f = self.frame
+        f.buf = self.dbuf = d
         f.n = f.end = k
         f.mode = m
         f.fmt = fmt
@@ -165,10 +163,12 @@ class Link:
 
     def _decode_t1(self, raw, n):
         try:
-            views = self._rviews[self._index(raw)]
+            self._index(raw)
         except ValueError:
             return False
         j = (n + _BUCKET - 1) // _BUCKET
+        if j * _BUCKET > RAW_TC:
+            return False
         if n % 3 == 2:  # the last byte holds 4 spare chips: make them 0101 so the filler after
             raw[n - 1] = (raw[n - 1] & 0xF0) | 0x05  # it continues with valid code words
         for i in range(n, j * _BUCKET):
@@ -176,7 +176,7 @@ class Link:
         if not M.t1_valid(raw, j * _BUCKET):  # a corrupt packet: ERR_CODING, no exception
             return False
         try:
-            metercrypto.decode_3of6_into(views[j - 1], self.dbuf)
+            metercrypto.decode_3of6_into(raw, raw, j * _BUCKET)  # in place; no view per length
         except ValueError:  # not reached after t1_valid; kept as the native decoder's contract
             return False
         return True
@@ -244,8 +244,6 @@ class Link:
         tb = self._tbuf
         if tb is None:
             self._tbuf = tb = bytearray(_TX_FRAME)
-            tv = memoryview(tb)
-            self._tviews = [tv[:16 * k] for k in range(1, _TX_FRAME // 16 + 1)]
         if mode == M.MODE_C1A or mode == M.MODE_C1B:
             fmt = M.FMT_A if mode == M.MODE_C1A else M.FMT_B
             out[0] = M.C_MARKER
@@ -253,7 +251,7 @@ class Link:
             t = self.blocks.build_into(data, n, fmt, out, 2) + 2
         elif mode == M.MODE_T1:
             t = self.blocks.build_into(data, n, M.FMT_A, tb, 0)
-            metercrypto.encode_3of6_into(self._tviews[(t + 15) // 16 - 1], out)
+            metercrypto.encode_3of6_into(tb, out, (t + 15) & ~15)
             c = (3 * t + 1) // 2
             if t & 1:
                 out[c - 1] = (out[c - 1] & 0xF0) | 0x05  # 4 chips 0101: the postamble

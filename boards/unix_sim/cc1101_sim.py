@@ -90,29 +90,39 @@ _STATUS = ((0, 0x01), (5, 0x06), (5, 0x06), (4, 0x08), (1, 0x0D),
 
 
 class _Tx:
-    """A transmission on the air: a chip stream (bytes, MSB first) from t0 (ns) at `rate`."""
+    """A transmission on the air from t0 (ns) at `rate`: its chips are `pairs` "01" preamble pairs,
+    the sync word (value `sync`, `sn` chips), the bytes of `data` MSB first, then the postamble
+    0x55 (frames; noise has no preamble, sync or postamble). The data is referenced, not copied
+    into a chip stream: no second frame-sized buffer on a small heap. `data` is bytes, or a list
+    of pieces of equal length but the last (a long frame staged piecewise: no frame-sized buffer
+    at all)."""
 
-    def __init__(self, t0, rate, freq, chips, nbits, rssi, mode):
-        self.t0, self.rate, self.freq, self.chips, self.nbits = t0, rate, freq, chips, nbits
+    def __init__(self, t0, rate, freq, data, pairs, sync, sn, rssi, mode):
+        if not isinstance(data, list):
+            data = [data]
+        self.t0, self.rate, self.freq, self.data = t0, rate, freq, data
+        self.psz = len(data[0]) or 1
+        self.n = n = sum(len(x) for x in data)
+        self.sync, self.sn = sync, sn
+        self.hdr = 2 * pairs + sn
+        self.nbits = self.hdr + 8 * n + (8 if self.hdr else 0)
         self.rssi, self.mode = rssi, mode
-        self.t1 = self.bit_end(nbits - 1)
+        self.t1 = self.bit_end(self.nbits - 1)
         self.scan = 0  # next chip index to test for a sync word
 
     def bit_end(self, i):
         return self.t0 + (i + 1) * _NS // self.rate
 
     def bit(self, i):
-        return (self.chips[i >> 3] >> (7 - (i & 7))) & 1
-
-
-def _put(out, pos, value, n):
-    """Write the n-bit value MSB first into the chip stream `out` at bit pos; returns pos + n
-    (chips packed straight into bytes: a list of bits would take 4 bytes per chip of heap)."""
-    for i in range(n - 1, -1, -1):
-        if (value >> i) & 1:
-            out[pos >> 3] |= 0x80 >> (pos & 7)
-        pos += 1
-    return pos
+        j = i - self.hdr
+        if j >= 0:  # data, then the postamble
+            k = j >> 3
+            p = self.psz
+            return ((self.data[k // p][k % p] if k < self.n else 0x55) >> (7 - (j & 7))) & 1
+        j += self.sn
+        if j >= 0:  # sync word
+            return (self.sync >> (self.sn - 1 - j)) & 1
+        return i & 1  # preamble "01" pairs
 
 
 class SimPin:
@@ -143,7 +153,10 @@ class Cc1101Sim:
         self.violations = []
         self.gdo0 = SimPin(self, 2)
         self.gdo2 = SimPin(self, 0)
-        self.spi = Cc1101SimSpi(self)
+        self.spi = self  # the board HAL's SPI device (one object less on a small heap)
+        self._sel = False
+        self._hdr = None
+        self.transactions = 0
         self.t = now_fn() * self.tick_ns
         self._pending = []
         self._reset()
@@ -156,30 +169,22 @@ class Cc1101Sim:
         """Queue a frame on the air. coded = bytes after the sync word as sent (C1: 0x54 0xCD/0x3D
         and the frame; T1: 3-of-6 chips; S1: Manchester chips). at: start of its preamble (ticks;
         default now). rate/freq override the mode's (a wrong-rate transmitter). Returns the time
-        (ticks) its last chip ends."""
+        (ticks) its last chip ends. `coded` (bytes, or a list of pieces: _Tx) is kept while on
+        the air: do not change it."""
         f, r, pairs, (sv, sn) = MODES[mode]
-        nbits = 2 * pairs + sn + 8 * len(coded) + 8
-        chips = bytearray((nbits + 7) // 8)
-        pos = 0
-        for _ in range(pairs):
-            pos = _put(chips, pos, 1, 2)  # "01"
-        pos = _put(chips, pos, sv, sn)
-        for b in coded:
-            pos = _put(chips, pos, b, 8)
-        _put(chips, pos, 0x55, 8)  # postamble: 4 "01" pairs
-        return self._add(chips, nbits, rate or r, freq or f, rssi_dbm, mode, at)
+        return self._add(coded, pairs, sv, sn, rate or r, freq or f, rssi_dbm, mode, at)
 
     def noise(self, nbytes, rssi_dbm=-95, at=None, mode="C1", data=None):
         """Random chips (or `data`) on a mode's channel and rate, with no preamble."""
         f, r = MODES[mode][0], MODES[mode][1]
         if data is None:
             data = bytes(self._rand() & 0xFF for _ in range(nbytes))
-        return self._add(bytearray(data), 8 * len(data), r, f, rssi_dbm, "noise", at)
+        return self._add(data, 0, 0, 0, r, f, rssi_dbm, "noise", at)
 
-    def _add(self, chips, nbits, rate, freq, rssi, mode, at):
+    def _add(self, data, pairs, sync, sn, rate, freq, rssi, mode, at):
         self.advance()
         t0 = self.t if at is None else at * self.tick_ns
-        tx = _Tx(t0, rate, freq, chips, nbits, rssi, mode)
+        tx = _Tx(t0, rate, freq, data, pairs, sync, sn, rssi, mode)
         self.air.append(tx)
         return -(-tx.t1 // self.tick_ns)
 
@@ -574,38 +579,20 @@ class Cc1101Sim:
     def reg_write(self, a, v):
         self.regs[a] = v & 0xFF
 
-
-def _popcount(x):
-    n = 0
-    while x:
-        x &= x - 1
-        n += 1
-    return n
-
-
-class Cc1101SimSpi:
-    """The board HAL's SPI device (select, transfer, write, readinto) in front of a Cc1101Sim."""
-
-    def __init__(self, sim):
-        self.sim = sim
-        self._sel = False
-        self._hdr = None
-        self.transactions = 0
-
+    # --- the board HAL's SPI device (select, transfer, write, readinto): the model itself ------
     def select(self, on):
         on = bool(on)
         if on and not self._sel:
             self._hdr = None
-            self.sim.advance()
-            if self.sim.state == _SLEEP:  # CSn low wakes the chip (SWRS061 19.5)
-                self.sim.state = _IDLE
+            self.advance()
+            if self.state == _SLEEP:  # CSn low wakes the chip (SWRS061 19.5)
+                self.state = _IDLE
         if not on and self._sel:
             self.transactions += 1
-            self.sim.pa_idx = 0
+            self.pa_idx = 0
         self._sel = on
 
     def _byte(self, b):
-        sim = self.sim
         if not self._sel:
             return 0xFF
         if self._hdr is None:
@@ -613,38 +600,38 @@ class Cc1101SimSpi:
             a = b & 0x3F
             read = bool(b & 0x80)
             burst = bool(b & 0x40)
-            st = sim.status(read)
+            st = self.status(read)
             if 0x30 <= a <= 0x3D and not (read and burst):
-                sim.strobe(a)
+                self.strobe(a)
                 self._hdr = None  # a strobe is a single byte; more bytes are further headers
             return st
         a = self._hdr & 0x3F
         read = bool(self._hdr & 0x80)
         burst = bool(self._hdr & 0x40)
-        sim.advance()
+        self.advance()
         if a == 0x3F:
             if read:
-                return sim.fifo_read()
-            sim.fifo_write(b)
-            sim._set_levels()
-            return sim.status(False)
+                return self.fifo_read()
+            self.fifo_write(b)
+            self._set_levels()
+            return self.status(False)
         if a == 0x3E:
-            i = sim.pa_idx & 7
-            sim.pa_idx += 1
+            i = self.pa_idx & 7
+            self.pa_idx += 1
             if read:
-                return sim.patable[i]
-            sim.patable[i] = b
-            return sim.status(False)
+                return self.patable[i]
+            self.patable[i] = b
+            return self.status(False)
         if 0x30 <= a <= 0x3D:
-            v = sim.read_status_reg(a)
+            v = self.read_status_reg(a)
             self._hdr = None
             return v
         if read:
-            v = sim.regs[a] if a < 0x2F else 0
+            v = self.regs[a] if a < 0x2F else 0
         else:
-            sim.reg_write(a, b)
-            sim._set_levels()
-            v = sim.status(False)
+            self.reg_write(a, b)
+            self._set_levels()
+            v = self.status(False)
         if burst:
             self._hdr = (self._hdr & 0xC0) | ((a + 1) & 0x3F)
         else:
@@ -662,3 +649,11 @@ class Cc1101SimSpi:
     def readinto(self, buf, write=0):
         for i in range(len(buf)):
             buf[i] = self._byte(write)
+
+
+def _popcount(x):
+    n = 0
+    while x:
+        x &= x - 1
+        n += 1
+    return n

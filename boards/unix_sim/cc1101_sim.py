@@ -162,9 +162,6 @@ class Cc1101Sim:
         self._reset()
 
     # --- air -----------------------------------------------------------------------------------
-    def _now_ns(self):
-        return self.now_fn() * self.tick_ns
-
     def inject(self, coded, mode, rssi_dbm=-60, at=None, rate=None, freq=None):
         """Queue a frame on the air. coded = bytes after the sync word as sent (C1: 0x54 0xCD/0x3D
         and the frame; T1: 3-of-6 chips; S1: Manchester chips). at: start of its preamble (ticks;
@@ -229,10 +226,6 @@ class Cc1101Sim:
         r = self.regs
         return ((r[0x0D] << 16) | (r[0x0E] << 8) | r[0x0F]) * _XOSC / 65536
 
-    def bw(self):
-        m4 = self.regs[0x10]
-        return _XOSC / (8 * (4 + ((m4 >> 4) & 3)) * (1 << (m4 >> 6)))
-
     def _can_hear(self, tx):
         if tx.mode == "noise":
             ok_rate = True
@@ -241,13 +234,15 @@ class Cc1101Sim:
             ok_rate = abs(tx.rate - self.rate()) <= max(lim, 0.01) * self.rate()
         return ok_rate and self._on_channel(tx)
 
-    def _on_channel(self, tx):
-        return abs(tx.freq - self.freq()) <= self.bw() / 4
+    def _on_channel(self, tx):  # within a quarter of the channel filter bandwidth (MDMCFG4)
+        m4 = self.regs[0x10]
+        bw = _XOSC / (8 * (4 + ((m4 >> 4) & 3)) * (1 << (m4 >> 6)))
+        return abs(tx.freq - self.freq()) <= bw / 4
 
     # --- time ------------------------------------------------------------------------------------
     def advance(self, t_ns=None):
         """Run the chip up to now (or t_ns). Every SPI access and pin read calls it."""
-        t = self._now_ns() if t_ns is None else t_ns
+        t = self.now_fn() * self.tick_ns if t_ns is None else t_ns
         while True:
             st = self.state
             if st in (_SETTLE_RX, _SETTLE_TX, _CAL):
@@ -276,7 +271,10 @@ class Cc1101Sim:
             keep = self.pkt[0] if self.pkt else None
             self.air = [x for x in air if x.t1 > t - 2000000 or x is keep]
         self._set_levels()
-        self._fire()
+        while self._pending:  # pin handlers, after the state is consistent
+            p = self._pending.pop(0)
+            if p.handler:
+                p.handler(p)
 
     def _enter(self, st, when):
         self.state = st
@@ -353,7 +351,8 @@ class Cc1101Sim:
                 b ^= (self._rand() & 0xFF) or 0x5A
         else:
             b = self._rand() & 0xFF  # past the transmission: the demodulator outputs noise
-        self.pkt = [tx, i + 8, n + 1, te]
+        pkt = self.pkt  # updated in place: no list per byte
+        pkt[1], pkt[2], pkt[3] = i + 8, n + 1, te
         if len(self.rxf) >= 64:
             self.state = _RXOVF
             self.pkt = None
@@ -456,16 +455,15 @@ class Cc1101Sim:
         elif sel == 0x05:
             v = st == _TXUNF
         elif sel == 0x06:
-            v = st == _PKT or (st == _TX and self._tx_synced())
+            v = st == _PKT  # or transmitting past the sync word:
+            if st == _TX:
+                t0, rate, hdr, _ = self._txs
+                v = self.t >= t0 + int(hdr * _NS / rate)
         elif sel == 0x0E:
             v = self._rssi_now() > -90
         else:
             v = False
         return (1 if v else 0) ^ ((cfg >> 6) & 1)
-
-    def _tx_synced(self):
-        t0, rate, hdr, n = self._txs
-        return self.t >= t0 + int(hdr * _NS / rate)
 
     def _set_levels(self, when=None):
         for pin in (self.gdo0, self.gdo2):
@@ -475,12 +473,6 @@ class Cc1101Sim:
                 pin.edges += 1
                 if pin.handler:
                     self._pending.append(pin)
-
-    def _fire(self):
-        while self._pending:
-            p = self._pending.pop(0)
-            if p.handler:
-                p.handler(p)
 
     def _rssi_now(self):
         if self.state == _PKT and self.pkt_rssi is not None:
@@ -570,15 +562,6 @@ class Cc1101Sim:
             self.violations.append("last RX FIFO byte read while a packet arrives")
         return self.rxf.pop(0)
 
-    def fifo_write(self, b):
-        if len(self.txf) >= 64:
-            self.violations.append("TX FIFO overflow")
-            return
-        self.txf.append(b)
-
-    def reg_write(self, a, v):
-        self.regs[a] = v & 0xFF
-
     # --- the board HAL's SPI device (select, transfer, write, readinto): the model itself ------
     def select(self, on):
         on = bool(on)
@@ -612,7 +595,10 @@ class Cc1101Sim:
         if a == 0x3F:
             if read:
                 return self.fifo_read()
-            self.fifo_write(b)
+            if len(self.txf) >= 64:
+                self.violations.append("TX FIFO overflow")
+            else:
+                self.txf.append(b)
             self._set_levels()
             return self.status(False)
         if a == 0x3E:
@@ -629,7 +615,7 @@ class Cc1101Sim:
         if read:
             v = self.regs[a] if a < 0x2F else 0
         else:
-            self.reg_write(a, b)
+            self.regs[a] = b & 0xFF
             self._set_levels()
             v = self.status(False)
         if burst:

@@ -34,7 +34,7 @@ class Link(io.IOBase):
         self._wpos = 0  # bytes gathered by write()
         self._wsent = False  # part of the line being written went out already
 
-    HEX_MAX = 256  # data bytes per line (longer writes become several lines)
+    HEX_MAX = 128  # data bytes per line (longer writes become several lines; a small line buffer)
 
     def send(self, text):
         self._out(text.encode())

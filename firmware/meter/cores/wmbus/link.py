@@ -65,12 +65,11 @@ class Link:
         self.stats = array.array("i", [0] * N_STATS)
         self.dup_window = dup_window
         self._raw = []
-        self._ids = bytearray(0)
-        self._mfcts = array.array("i")
-        self._dkey = bytearray(_NDUP * 6)
-        self._dacc = array.array("i", [0] * _NDUP)
-        self._dt = array.array("i", [0] * _NDUP)
-        self._dvalid = bytearray(_NDUP)
+        self._ids = b""  # no filter: empty constants (ROM), not objects
+        self._mfcts = ()
+        self._dkey = None  # the duplicate table: none with a window of 0 (nothing is a duplicate)
+        if dup_window > 0:
+            self._dup_table()
         self._dnext = 0
         self._tbuf = None  # transmit scratch: made by the first encode() (a receive-only meter
                            # never needs it)
@@ -92,14 +91,18 @@ class Link:
     def set_filter(self, ids=None, manufacturers=None):
         """Accept only these meter IDs (8-digit strings as printed, e.g. "12345678") and/or
         manufacturers (3-letter codes or M-field ints). None: accept all."""
-        ib = bytearray()
-        for s in ids or ():
-            v = int(s, 16)
-            ib.extend(bytes(((v >> (8 * i)) & 0xFF for i in range(4))))
+        ib = b""
+        if ids:
+            ib = bytearray()
+            for s in ids:
+                v = int(s, 16)
+                ib.extend(bytes(((v >> (8 * i)) & 0xFF for i in range(4))))
         self._ids = ib
-        ma = array.array("i")
-        for m in manufacturers or ():
-            ma.append(m if isinstance(m, int) else mfct_code(m))
+        ma = ()
+        if manufacturers:
+            ma = array.array("i")
+            for m in manufacturers:
+                ma.append(m if isinstance(m, int) else mfct_code(m))
         self._mfcts = ma
 
     def note(self, stat, k=1):
@@ -207,7 +210,17 @@ class Link:
             return False
         return True
 
+    def _dup_table(self):
+        self._dkey = bytearray(_NDUP * 6)
+        self._dacc = array.array("i", [0] * _NDUP)
+        self._dt = array.array("i", [0] * _NDUP)
+        self._dvalid = bytearray(_NDUP)
+
     def _duplicate(self, d, k, fp, now):
+        if self.dup_window <= 0:
+            return False
+        if self._dkey is None:  # a window set after construction: the table, once
+            self._dup_table()
         ci = d[10] if k > 10 else -1
         off = _ACC[ci - _ACC_CI0] if _ACC_CI0 <= ci < _ACC_CI0 + 64 else 0
         acc = d[10 + off] if off and 10 + off < k else 0x10000 | fp

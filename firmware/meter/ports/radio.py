@@ -37,8 +37,7 @@ class RadioPort:
         k = cfg.get("keep", 4)
         self.keep = k
         self._ring = [bytearray(MAX_DATA) for _ in range(k)]
-        self._rn = array.array("i", [0] * k)  # frame length (CRCs removed)
-        self._rinfo = array.array("i", [0] * (4 * k))  # rssi, lqi, mode, time
+        self._rinfo = array.array("i", [0] * (5 * k))  # length (CRCs removed), rssi, lqi, mode, time
         self._rnext = 0
         self.received = 0  # frames passed up (OK)
         self.rssi_last = -128
@@ -108,12 +107,13 @@ class RadioPort:
         dst, src, n = self._ring[j], f.buf, f.n
         for x in range(n):  # a byte loop: a slice assignment would allocate views
             dst[x] = src[x]
-        self._rn[j] = n
         q = self._rinfo
-        q[4 * j] = f.rssi
-        q[4 * j + 1] = f.lqi
-        q[4 * j + 2] = f.mode
-        q[4 * j + 3] = now
+        o = 5 * j
+        q[o] = n
+        q[o + 1] = f.rssi
+        q[o + 2] = f.lqi
+        q[o + 3] = f.mode
+        q[o + 4] = now
         for fn in self.consumers:
             fn(f, now)
 
@@ -152,13 +152,14 @@ class RadioPort:
         k = self.keep
         for d in range(min(self.received, k)):
             j = (self._rnext - min(self.received, k) + d) % k
-            n = self._rn[j]
+            q = self._rinfo
+            o = 5 * j
+            n = q[o]
             f = Frame(self._ring[j])
             f.n = n
-            q = self._rinfo
             out.append({"l": f.l_field, "c": f.c, "m": f.manufacturer(), "id": f.id_str(),
                         "version": f.version, "type": f.dev_type, "ci": f.ci,
-                        "mode": ("?", "T1", "C1A", "C1B", "C1B", "S1")[q[4 * j + 2]],
-                        "rssi": q[4 * j], "lqi": q[4 * j + 1], "t": q[4 * j + 3],
+                        "mode": ("?", "T1", "C1A", "C1B", "C1B", "S1")[q[o + 3]],
+                        "rssi": q[o + 1], "lqi": q[o + 2], "t": q[o + 4],
                         "hex": hexlify(memoryview(self._ring[j])[:n]).decode()})
         return out

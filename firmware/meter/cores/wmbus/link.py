@@ -64,7 +64,6 @@ class Link:
         self.frame = Frame(None)
         self.stats = array.array("i", [0] * N_STATS)
         self.dup_window = dup_window
-        self._raw = []
         self._ids = b""  # no filter: empty constants (ROM), not objects
         self._mfcts = ()
         self._dkey = None  # the duplicate table: none with a window of 0 (nothing is a duplicate)
@@ -83,9 +82,7 @@ class Link:
         out = []
         size = RAW_TC if family == M.FAMILY_TC else RAW_SIZE
         for _ in range(k):
-            b = bytearray(size)
-            self._raw.append(b)
-            out.append(b)
+            out.append(bytearray(size))
         return out
 
     def set_filter(self, ids=None, manufacturers=None):
@@ -165,12 +162,8 @@ class Link:
         return OK
 
     def _decode_t1(self, raw, n):
-        try:
-            self._index(raw)
-        except ValueError:
-            return False
         j = (n + _BUCKET - 1) // _BUCKET
-        if j * _BUCKET > RAW_TC:
+        if j * _BUCKET > len(raw):  # not a buffer from rx_buffers(): no room for the filler
             return False
         if n % 3 == 2:  # the last byte holds 4 spare chips: make them 0101 so the filler after
             raw[n - 1] = (raw[n - 1] & 0xF0) | 0x05  # it continues with valid code words
@@ -183,12 +176,6 @@ class Link:
         except ValueError:  # not reached after t1_valid; kept as the native decoder's contract
             return False
         return True
-
-    def _index(self, raw):
-        for i in range(len(self._raw)):
-            if self._raw[i] is raw:
-                return i
-        raise ValueError("not a link rx buffer")
 
     def _accept(self, b, s):
         ids = self._ids

@@ -110,7 +110,7 @@ class CC1101:
         self._r = bytearray(2)
         mb = memoryview(self._b)
         mr = memoryview(self._r)
-        self._c1, self._c2, self._r1, self._r2 = mb[:1], mb, mr[:1], mr
+        self._c1, self._r1 = mb[:1], mr[:1]
         self._pb = bytearray(4)
         self._head = 0
         self._count = 0
@@ -119,11 +119,8 @@ class CC1101:
         self._got = 0
         self._need = -1
         self._fixed = False
-        self._tx_src = None
-        self._tx_n = 0
-        self._tx_end = 0
-        self._tx_pos = 0
-        self._tx_fixed = False
+        # transmit state (_tx_src, _tx_n, _tx_end, _tx_pos, _tx_fixed) is set by transmit(): a
+        # receive-only meter's instance stays in a smaller attribute table
         # counters (small ints)
         self.frames = 0
         self.overflows = 0
@@ -144,22 +141,22 @@ class CC1101:
         return self._r[0]
 
     def write_reg(self, addr, value):
-        b = self._c2
+        b = self._b
         b[0] = addr
         b[1] = value
         spi = self.spi
         spi.select(1)
-        spi.transfer(b, self._r2)
+        spi.transfer(b, self._r)
         spi.select(0)
 
     def read_reg(self, addr):
         """Configuration register (0x00..0x2E), or status register (0x30..0x3D: burst bit)."""
-        b = self._c2
+        b = self._b
         b[0] = addr | (_READ | _BURST if addr >= 0x30 else _READ)
         b[1] = 0
         spi = self.spi
         spi.select(1)
-        spi.transfer(b, self._r2)
+        spi.transfer(b, self._r)
         spi.select(0)
         return self._r[1]
 

@@ -226,14 +226,6 @@ class Cc1101Sim:
         r = self.regs
         return ((r[0x0D] << 16) | (r[0x0E] << 8) | r[0x0F]) * _XOSC / 65536
 
-    def _can_hear(self, tx):
-        if tx.mode == "noise":
-            ok_rate = True
-        else:
-            lim = (0.01, 0.03125, 0.0625, 0.125)[self.regs[0x1A] & 3]
-            ok_rate = abs(tx.rate - self.rate()) <= max(lim, 0.01) * self.rate()
-        return ok_rate and self._on_channel(tx)
-
     def _on_channel(self, tx):  # within a quarter of the channel filter bandwidth (MDMCFG4)
         m4 = self.regs[0x10]
         bw = _XOSC / (8 * (4 + ((m4 >> 4) & 3)) * (1 << (m4 >> 6)))
@@ -295,8 +287,12 @@ class Cc1101Sim:
                                                               (32, 2, (sync << 16) | sync))
         best = None
         for tx in self.air:
-            if tx.t1 < self.hunt_start or tx.t0 > t or not self._can_hear(tx):
+            if tx.t1 < self.hunt_start or tx.t0 > t or not self._on_channel(tx):
                 continue
+            if tx.mode != "noise":  # chip rate within the bit-sync limit (BSCFG.BS_LIMIT, >= 1 %)
+                lim = (0.01, 0.03125, 0.0625, 0.125)[self.regs[0x1A] & 3]
+                if abs(tx.rate - self.rate()) > max(lim, 0.01) * self.rate():
+                    continue
             # first chip whose window starts >= 8 chips after hunting began
             i0 = 0
             if self.hunt_start > tx.t0:
@@ -330,14 +326,6 @@ class Cc1101Sim:
         self._set_levels(te)
         return True
 
-    def _garbled(self, src, ts, te):
-        for tx in self.air:
-            if tx is src or tx.t1 < ts or tx.t0 > te or not self._on_channel(tx):
-                continue
-            if tx.rssi > src.rssi - self.capture_db:
-                return True
-        return False
-
     def _rx_byte(self, t):
         tx, i, n, _ = self.pkt
         te = tx.t0 + (i + 8) * _NS // tx.rate
@@ -347,8 +335,12 @@ class Cc1101Sim:
             b = 0
             for k in range(i, i + 8):
                 b = (b << 1) | tx.bit(k)
-            if self._garbled(tx, tx.t0 + i * _NS // tx.rate, te):
-                b ^= (self._rand() & 0xFF) or 0x5A
+            ts = tx.t0 + i * _NS // tx.rate
+            for o in self.air:  # another transmission on the channel, less than capture_db weaker
+                if (o is not tx and o.t1 >= ts and o.t0 <= te and o.rssi > tx.rssi - self.capture_db
+                        and self._on_channel(o)):
+                    b ^= (self._rand() & 0xFF) or 0x5A  # garbled
+                    break
         else:
             b = self._rand() & 0xFF  # past the transmission: the demodulator outputs noise
         pkt = self.pkt  # updated in place: no list per byte

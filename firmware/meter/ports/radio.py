@@ -25,7 +25,6 @@ from meter.drivers.cc1101.core import (CC1101, CC1101Error, EV_OVERFLOW, EV_TRUN
 
 class RadioPort:
     def __init__(self, board, cfg):
-        self.board = board
         self.clock = board.clock
         self.poll_ms = cfg.get("poll_ms", 2)
         self.link = link = Link(dup_window=cfg.get("dup_window", 60))
@@ -36,7 +35,7 @@ class RadioPort:
         self.consumers = []
         k = cfg.get("keep", 4)
         self.keep = k
-        self._ring = [bytearray(MAX_DATA) for _ in range(k)]
+        self._ring = bytearray(MAX_DATA * k)  # frame j at MAX_DATA * j
         self._rinfo = array.array("i", [0] * (5 * k))  # length (CRCs removed), rssi, lqi, mode, time
         self._rnext = 0
         self.received = 0  # frames passed up (OK)
@@ -104,9 +103,10 @@ class RadioPort:
         self.rssi_last = f.rssi
         j = self._rnext
         self._rnext = (j + 1) % self.keep
-        dst, src, n = self._ring[j], f.buf, f.n
+        dst, src, n = self._ring, f.buf, f.n  # (3 names at most: 4 would build a tuple)
+        o = MAX_DATA * j
         for x in range(n):  # a byte loop: a slice assignment would allocate views
-            dst[x] = src[x]
+            dst[o + x] = src[x]
         q = self._rinfo
         o = 5 * j
         q[o] = n
@@ -155,11 +155,12 @@ class RadioPort:
             q = self._rinfo
             o = 5 * j
             n = q[o]
-            f = Frame(self._ring[j])
+            ring = memoryview(self._ring)[MAX_DATA * j:MAX_DATA * (j + 1)]
+            f = Frame(ring)
             f.n = n
             out.append({"l": f.l_field, "c": f.c, "m": f.manufacturer(), "id": f.id_str(),
                         "version": f.version, "type": f.dev_type, "ci": f.ci,
                         "mode": ("?", "T1", "C1A", "C1B", "C1B", "S1")[q[o + 3]],
                         "rssi": q[o + 1], "lqi": q[o + 2], "t": q[o + 4],
-                        "hex": hexlify(memoryview(self._ring[j])[:n]).decode()})
+                        "hex": hexlify(ring[:n]).decode()})
         return out

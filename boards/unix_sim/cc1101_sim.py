@@ -100,12 +100,14 @@ class _Tx:
     def __init__(self, t0, rate, freq, data, pairs, sync, sn, rssi, mode):
         if not isinstance(data, list):
             data = [data]
-        self.t0, self.rate, self.freq, self.data = t0, rate, freq, data
-        self.psz = len(data[0]) or 1
+        # 12 attributes at most: the attribute table of each transmission stays small on the
+        # meter's heap (sync word value and length packed in one int)
+        self.t0, self.rate, self.freq = t0, rate, freq
+        self.data = data
         self.n = n = sum(len(x) for x in data)
-        self.sync, self.sn = sync, sn
-        self.hdr = 2 * pairs + sn
-        self.nbits = self.hdr + 8 * n + (8 if self.hdr else 0)
+        self.sync = (sync << 5) | sn
+        self.hdr = h = 2 * pairs + sn
+        self.nbits = h + 8 * n + (8 if h else 0)
         self.rssi, self.mode = rssi, mode
         self.t1 = self.bit_end(self.nbits - 1)
         self.scan = 0  # next chip index to test for a sync word
@@ -117,11 +119,13 @@ class _Tx:
         j = i - self.hdr
         if j >= 0:  # data, then the postamble
             k = j >> 3
-            p = self.psz
-            return ((self.data[k // p][k % p] if k < self.n else 0x55) >> (7 - (j & 7))) & 1
-        j += self.sn
+            d = self.data
+            p = len(d[0]) or 1
+            return ((d[k // p][k % p] if k < self.n else 0x55) >> (7 - (j & 7))) & 1
+        sn = self.sync & 31
+        j += sn
         if j >= 0:  # sync word
-            return (self.sync >> (self.sn - 1 - j)) & 1
+            return (self.sync >> (5 + sn - 1 - j)) & 1
         return i & 1  # preamble "01" pairs
 
 

@@ -37,8 +37,19 @@ class RigAir:
         self._threads = []
         self.clients = 0  # monitor clients that have started their feed
 
+    PART = 96  # bytes per command line when staging a long frame (the meter's heap may be small)
+
     def send(self, coded, mode, rssi=-60, gap_us=0, rate=None):
-        args = ["air", mode, int(rssi), int(gap_us), binascii.hexlify(bytes(coded)).decode()]
+        coded = bytes(coded)
+        hx = "-"  # long frames: staged in pieces, no big line or string in the meter
+        for off in range(0, len(coded) if len(coded) > self.PART else 0, self.PART):
+            r = self.rig.command("radio", "part", off, len(coded),
+                                 binascii.hexlify(coded[off:off + self.PART]).decode())
+            if isinstance(r, dict):
+                raise ValueError(r.get("error"))
+        if len(coded) <= self.PART:
+            hx = binascii.hexlify(coded).decode()
+        args = ["air", mode, int(rssi), int(gap_us), hx]
         if rate:
             args.append(int(rate))
         r = self.rig.command("radio", *args)

@@ -52,6 +52,11 @@ Rules the model enforces and counts in `violations` (a list of strings): SFRX ou
 RXFIFO_OVERFLOW, SFTX outside IDLE and TXFIFO_UNDERFLOW, reading an empty RX FIFO, reading the
 last RX FIFO byte while a packet is arriving (SWRZ020), writing a full TX FIFO.
 """
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
 
 MODES = {  # mode: (carrier Hz, chip rate, preamble "01" pairs, sync chips as (value, nbits))
     "T1": (868950000, 100000, 19, (0x03D, 10)),
@@ -60,44 +65,68 @@ MODES = {  # mode: (carrier Hz, chip rate, preamble "01" pairs, sync chips as (v
     "T2": (868300000, 32768, 19, (0x03D, 10)),  # other-to-meter rates, for wrong-rate tests
     "C2": (869525000, 50000, 16, (0x543D, 16)),
 }
-XOSC = 26000000
-NS = 1000000000
+_XOSC = const(26000000)
+_NS = const(1000000000)
 
-_DEFAULTS = bytes((
-    0x29, 0x2E, 0x3F, 0x07, 0xD3, 0x91, 0xFF, 0x04, 0x45, 0x00, 0x00, 0x0F, 0x00, 0x1E, 0xC4, 0xEC,
-    0x8C, 0x22, 0x02, 0x22, 0xF8, 0x47, 0x07, 0x30, 0x04, 0x36, 0x6C, 0x03, 0x40, 0x91, 0x87, 0x6B,
-    0xF8, 0x56, 0x10, 0xA9, 0x0A, 0x20, 0x0D, 0x41, 0x00, 0x59, 0x7F, 0x3F, 0x88, 0x31, 0x0B))
+# register reset values 0x00..0x2E (a bytes literal: ROM when frozen)
+_DEFAULTS = (b"\x29\x2e\x3f\x07\xd3\x91\xff\x04\x45\x00\x00\x0f\x00\x1e\xc4\xec"
+             b"\x8c\x22\x02\x22\xf8\x47\x07\x30\x04\x36\x6c\x03\x40\x91\x87\x6b"
+             b"\xf8\x56\x10\xa9\x0a\x20\x0d\x41\x00\x59\x7f\x3f\x88\x31\x0b")
 
-# chip states: (STATE bits of the status byte, MARCSTATE)
-IDLE, SETTLE_RX, SETTLE_TX, CAL, RX, PKT, RXOVF, TX, TXUNF, SLEEP = range(10)
-_STATUS = ((0, 0x01), (5, 0x06), (5, 0x06), (4, 0x08), (1, 0x0D),  # by state, in the order above
+# chip states (private consts: inlined, no globals)
+_IDLE = const(0)
+_SETTLE_RX = const(1)
+_SETTLE_TX = const(2)
+_CAL = const(3)
+_RX = const(4)
+_PKT = const(5)
+_RXOVF = const(6)
+_TX = const(7)
+_TXUNF = const(8)
+_SLEEP = const(9)
+# (STATE bits of the status byte, MARCSTATE) by state, in the order above
+_STATUS = ((0, 0x01), (5, 0x06), (5, 0x06), (4, 0x08), (1, 0x0D),
            (1, 0x0D), (6, 0x11), (2, 0x13), (7, 0x16), (0, 0x00))  # (a constant tuple: ROM when frozen)
 
 
 class _Tx:
-    """A transmission on the air: a chip stream (bytes, MSB first) from t0 (ns) at `rate`."""
+    """A transmission on the air from t0 (ns) at `rate`: its chips are `pairs` "01" preamble pairs,
+    the sync word (value `sync`, `sn` chips), the bytes of `data` MSB first, then the postamble
+    0x55 (frames; noise has no preamble, sync or postamble). The data is referenced, not copied
+    into a chip stream: no second frame-sized buffer on a small heap. `data` is bytes, or a list
+    of pieces of equal length but the last (a long frame staged piecewise: no frame-sized buffer
+    at all)."""
 
-    def __init__(self, t0, rate, freq, chips, nbits, rssi, mode):
-        self.t0, self.rate, self.freq, self.chips, self.nbits = t0, rate, freq, chips, nbits
+    def __init__(self, t0, rate, freq, data, pairs, sync, sn, rssi, mode):
+        if not isinstance(data, list):
+            data = [data]
+        # 12 attributes at most: the attribute table of each transmission stays small on the
+        # meter's heap (sync word value and length packed in one int)
+        self.t0, self.rate, self.freq = t0, rate, freq
+        self.data = data
+        self.n = n = sum(len(x) for x in data)
+        self.sync = (sync << 5) | sn
+        self.hdr = h = 2 * pairs + sn
+        self.nbits = h + 8 * n + (8 if h else 0)
         self.rssi, self.mode = rssi, mode
-        self.t1 = self.bit_end(nbits - 1)
+        self.t1 = self.bit_end(self.nbits - 1)
         self.scan = 0  # next chip index to test for a sync word
 
     def bit_end(self, i):
-        return self.t0 + (i + 1) * NS // self.rate
+        return self.t0 + (i + 1) * _NS // self.rate
 
     def bit(self, i):
-        return (self.chips[i >> 3] >> (7 - (i & 7))) & 1
-
-
-def _put(out, pos, value, n):
-    """Write the n-bit value MSB first into the chip stream `out` at bit pos; returns pos + n
-    (chips packed straight into bytes: a list of bits would take 4 bytes per chip of heap)."""
-    for i in range(n - 1, -1, -1):
-        if (value >> i) & 1:
-            out[pos >> 3] |= 0x80 >> (pos & 7)
-        pos += 1
-    return pos
+        j = i - self.hdr
+        if j >= 0:  # data, then the postamble
+            k = j >> 3
+            d = self.data
+            p = len(d[0]) or 1
+            return ((d[k // p][k % p] if k < self.n else 0x55) >> (7 - (j & 7))) & 1
+        sn = self.sync & 31
+        j += sn
+        if j >= 0:  # sync word
+            return (self.sync >> (5 + sn - 1 - j)) & 1
+        return i & 1  # preamble "01" pairs
 
 
 class SimPin:
@@ -120,7 +149,7 @@ class SimPin:
 class Cc1101Sim:
     def __init__(self, now_fn, ticks_per_s=1000, seed=0x1F2E3D4C, capture_db=10):
         self.now_fn = now_fn
-        self.tick_ns = NS // ticks_per_s
+        self.tick_ns = _NS // ticks_per_s
         self.capture_db = capture_db
         self._rng = seed & 0xFFFFFFFF or 1
         self.air = []
@@ -128,43 +157,35 @@ class Cc1101Sim:
         self.violations = []
         self.gdo0 = SimPin(self, 2)
         self.gdo2 = SimPin(self, 0)
-        self.spi = Cc1101SimSpi(self)
+        self.spi = self  # the board HAL's SPI device (one object less on a small heap)
+        self._sel = False
+        self._hdr = None
+        self.transactions = 0
         self.t = now_fn() * self.tick_ns
         self._pending = []
         self._reset()
 
     # --- air -----------------------------------------------------------------------------------
-    def _now_ns(self):
-        return self.now_fn() * self.tick_ns
-
     def inject(self, coded, mode, rssi_dbm=-60, at=None, rate=None, freq=None):
         """Queue a frame on the air. coded = bytes after the sync word as sent (C1: 0x54 0xCD/0x3D
         and the frame; T1: 3-of-6 chips; S1: Manchester chips). at: start of its preamble (ticks;
         default now). rate/freq override the mode's (a wrong-rate transmitter). Returns the time
-        (ticks) its last chip ends."""
+        (ticks) its last chip ends. `coded` (bytes, or a list of pieces: _Tx) is kept while on
+        the air: do not change it."""
         f, r, pairs, (sv, sn) = MODES[mode]
-        nbits = 2 * pairs + sn + 8 * len(coded) + 8
-        chips = bytearray((nbits + 7) // 8)
-        pos = 0
-        for _ in range(pairs):
-            pos = _put(chips, pos, 1, 2)  # "01"
-        pos = _put(chips, pos, sv, sn)
-        for b in coded:
-            pos = _put(chips, pos, b, 8)
-        _put(chips, pos, 0x55, 8)  # postamble: 4 "01" pairs
-        return self._add(chips, nbits, rate or r, freq or f, rssi_dbm, mode, at)
+        return self._add(coded, pairs, sv, sn, rate or r, freq or f, rssi_dbm, mode, at)
 
     def noise(self, nbytes, rssi_dbm=-95, at=None, mode="C1", data=None):
         """Random chips (or `data`) on a mode's channel and rate, with no preamble."""
         f, r = MODES[mode][0], MODES[mode][1]
         if data is None:
             data = bytes(self._rand() & 0xFF for _ in range(nbytes))
-        return self._add(bytearray(data), 8 * len(data), r, f, rssi_dbm, "noise", at)
+        return self._add(data, 0, 0, 0, r, f, rssi_dbm, "noise", at)
 
-    def _add(self, chips, nbits, rate, freq, rssi, mode, at):
+    def _add(self, data, pairs, sync, sn, rate, freq, rssi, mode, at):
         self.advance()
         t0 = self.t if at is None else at * self.tick_ns
-        tx = _Tx(t0, rate, freq, chips, nbits, rssi, mode)
+        tx = _Tx(t0, rate, freq, data, pairs, sync, sn, rssi, mode)
         self.air.append(tx)
         return -(-tx.t1 // self.tick_ns)
 
@@ -192,9 +213,9 @@ class Cc1101Sim:
         self.pa_idx = 0
         self.rxf = []
         self.txf = []
-        self.state = IDLE
+        self.state = _IDLE
         self.t_ready = 0
-        self.after_settle = IDLE
+        self.after_settle = _IDLE
         self.pkt = None
         self.lqi = 0
         self.pkt_rssi = None
@@ -203,64 +224,60 @@ class Cc1101Sim:
 
     def rate(self):
         r = self.regs
-        return (256 + r[0x11]) * (1 << (r[0x10] & 15)) * XOSC / (1 << 28)
+        return (256 + r[0x11]) * (1 << (r[0x10] & 15)) * _XOSC / (1 << 28)
 
     def freq(self):
         r = self.regs
-        return ((r[0x0D] << 16) | (r[0x0E] << 8) | r[0x0F]) * XOSC / 65536
+        return ((r[0x0D] << 16) | (r[0x0E] << 8) | r[0x0F]) * _XOSC / 65536
 
-    def bw(self):
+    def _on_channel(self, tx):  # within a quarter of the channel filter bandwidth (MDMCFG4)
         m4 = self.regs[0x10]
-        return XOSC / (8 * (4 + ((m4 >> 4) & 3)) * (1 << (m4 >> 6)))
-
-    def _can_hear(self, tx):
-        if tx.mode == "noise":
-            ok_rate = True
-        else:
-            lim = (0.01, 0.03125, 0.0625, 0.125)[self.regs[0x1A] & 3]
-            ok_rate = abs(tx.rate - self.rate()) <= max(lim, 0.01) * self.rate()
-        return ok_rate and self._on_channel(tx)
-
-    def _on_channel(self, tx):
-        return abs(tx.freq - self.freq()) <= self.bw() / 4
+        bw = _XOSC / (8 * (4 + ((m4 >> 4) & 3)) * (1 << (m4 >> 6)))
+        return abs(tx.freq - self.freq()) <= bw / 4
 
     # --- time ------------------------------------------------------------------------------------
     def advance(self, t_ns=None):
         """Run the chip up to now (or t_ns). Every SPI access and pin read calls it."""
-        t = self._now_ns() if t_ns is None else t_ns
+        t = self.now_fn() * self.tick_ns if t_ns is None else t_ns
         while True:
             st = self.state
-            if st in (SETTLE_RX, SETTLE_TX, CAL):
+            if st in (_SETTLE_RX, _SETTLE_TX, _CAL):
                 if self.t_ready > t:
                     break
                 self._enter(self.after_settle, self.t_ready)
-            elif st == RX:
+            elif st == _RX:
                 if not self._hunt(t):
                     break
-            elif st == PKT:
+            elif st == _PKT:
                 if not self._rx_byte(t):
                     break
-            elif st == TX:
+            elif st == _TX:
                 if not self._tx_byte(t):
                     break
             else:
                 break
         if t > self.t:
             self.t = t
-        if len(self.air) > 2:  # forget transmissions over (none can sync or garble any more):
-            # 2 ms covers the byte being received (8 chips at the slowest rate: 0.25 ms); the
-            # chip streams are the model's largest heap use in the meter's process
+        air = self.air
+        if air and air[0].t1 <= t - 2000000 and (self.pkt is None or air[0] is not self.pkt[0]):
+            # forget transmissions over (none can sync or garble any more; 2 ms covers the byte
+            # being received, 8 chips at the slowest rate: 0.25 ms): chip streams are the model's
+            # largest heap use in the meter's process. Checked on the oldest only, so a busy air
+            # is not re-listed on every access
             keep = self.pkt[0] if self.pkt else None
-            self.air = [x for x in self.air if x.t1 > t - 2000000 or x is keep]
+            self.air = [x for x in air if x.t1 > t - 2000000 or x is keep]
         self._set_levels()
-        self._fire()
+        while self._pending:  # pin handlers, after the state is consistent
+            p = self._pending.pop(0)
+            if p.handler:
+                p.handler(p)
 
     def _enter(self, st, when):
         self.state = st
-        if st == RX:
+        if st == _RX:
             self.hunt_start = when
             self.pkt = None
-        elif st == TX:
+        elif st == _TX:
             self._tx_begin(when)
         self._set_levels(when)
 
@@ -274,12 +291,16 @@ class Cc1101Sim:
                                                               (32, 2, (sync << 16) | sync))
         best = None
         for tx in self.air:
-            if tx.t1 < self.hunt_start or tx.t0 > t or not self._can_hear(tx):
+            if tx.t1 < self.hunt_start or tx.t0 > t or not self._on_channel(tx):
                 continue
+            if tx.mode != "noise":  # chip rate within the bit-sync limit (BSCFG.BS_LIMIT, >= 1 %)
+                lim = (0.01, 0.03125, 0.0625, 0.125)[self.regs[0x1A] & 3]
+                if abs(tx.rate - self.rate()) > max(lim, 0.01) * self.rate():
+                    continue
             # first chip whose window starts >= 8 chips after hunting began
             i0 = 0
             if self.hunt_start > tx.t0:
-                i0 = (self.hunt_start - tx.t0) * tx.rate // NS + 1
+                i0 = (self.hunt_start - tx.t0) * tx.rate // _NS + 1
             lo = max(tx.scan, i0 + 8 + width - 1)
             if lo >= tx.nbits or tx.bit_end(lo) > t:
                 tx.scan = lo
@@ -302,37 +323,34 @@ class Cc1101Sim:
             return False
         te, tx, i = best
         tx.scan = i + 1
-        self.state = PKT
+        self.state = _PKT
         self._vlen = 0
         self.pkt = [tx, i + 1, 0, te]  # source, next chip index, bytes so far, last byte time
         self.pkt_rssi = tx.rssi
         self._set_levels(te)
         return True
 
-    def _garbled(self, src, ts, te):
-        for tx in self.air:
-            if tx is src or tx.t1 < ts or tx.t0 > te or not self._on_channel(tx):
-                continue
-            if tx.rssi > src.rssi - self.capture_db:
-                return True
-        return False
-
     def _rx_byte(self, t):
         tx, i, n, _ = self.pkt
-        te = tx.t0 + (i + 8) * NS // tx.rate
+        te = tx.t0 + (i + 8) * _NS // tx.rate
         if te > t:
             return False
         if i + 8 <= tx.nbits:
             b = 0
             for k in range(i, i + 8):
                 b = (b << 1) | tx.bit(k)
-            if self._garbled(tx, tx.t0 + i * NS // tx.rate, te):
-                b ^= (self._rand() & 0xFF) or 0x5A
+            ts = tx.t0 + i * _NS // tx.rate
+            for o in self.air:  # another transmission on the channel, less than capture_db weaker
+                if (o is not tx and o.t1 >= ts and o.t0 <= te and o.rssi > tx.rssi - self.capture_db
+                        and self._on_channel(o)):
+                    b ^= (self._rand() & 0xFF) or 0x5A  # garbled
+                    break
         else:
             b = self._rand() & 0xFF  # past the transmission: the demodulator outputs noise
-        self.pkt = [tx, i + 8, n + 1, te]
+        pkt = self.pkt  # updated in place: no list per byte
+        pkt[1], pkt[2], pkt[3] = i + 8, n + 1, te
         if len(self.rxf) >= 64:
-            self.state = RXOVF
+            self.state = _RXOVF
             self.pkt = None
             self._set_levels(te)
             return False
@@ -355,11 +373,11 @@ class Cc1101Sim:
         if end:
             off = (self.regs[0x17] >> 2) & 3
             if off == 3:
-                self.state = RX
+                self.state = _RX
                 self.hunt_start = te
                 self.pkt = None
             else:
-                self.state = IDLE
+                self.state = _IDLE
                 self.pkt = None
         self._set_levels(te)
         return True
@@ -375,11 +393,11 @@ class Cc1101Sim:
 
     def _tx_byte(self, t):
         t0, rate, hdr, n = self._txs
-        te = t0 + int((hdr + 8 * (n + 1)) * NS / rate)
+        te = t0 + int((hdr + 8 * (n + 1)) * _NS / rate)
         if te > t:
             return False
         if not self.txf:
-            self.state = TXUNF
+            self.state = _TXUNF
             self._close_tx()
             self._set_levels(te)
             return False
@@ -392,7 +410,7 @@ class Cc1101Sim:
             lc == 1 and n == self._sent[-1][0][0] + 1)
         if end:
             self._close_tx()
-            self.state = RX if (self.regs[0x17] & 3) == 3 else IDLE
+            self.state = _RX if (self.regs[0x17] & 3) == 3 else _IDLE
             self.hunt_start = te
         self._set_levels(te)
         return True
@@ -423,26 +441,25 @@ class Cc1101Sim:
         if sel == 0x00:
             v = len(self.rxf) >= thr
         elif sel == 0x01:
-            v = len(self.rxf) >= thr or (st != PKT and len(self.rxf) > 0)
+            v = len(self.rxf) >= thr or (st != _PKT and len(self.rxf) > 0)
         elif sel == 0x02:
             v = len(self.txf) >= 65 - thr
         elif sel == 0x03:
             v = len(self.txf) >= 64
         elif sel == 0x04:
-            v = st == RXOVF
+            v = st == _RXOVF
         elif sel == 0x05:
-            v = st == TXUNF
+            v = st == _TXUNF
         elif sel == 0x06:
-            v = st == PKT or (st == TX and self._tx_synced())
+            v = st == _PKT  # or transmitting past the sync word:
+            if st == _TX:
+                t0, rate, hdr, _ = self._txs
+                v = self.t >= t0 + int(hdr * _NS / rate)
         elif sel == 0x0E:
             v = self._rssi_now() > -90
         else:
             v = False
         return (1 if v else 0) ^ ((cfg >> 6) & 1)
-
-    def _tx_synced(self):
-        t0, rate, hdr, n = self._txs
-        return self.t >= t0 + int(hdr * NS / rate)
 
     def _set_levels(self, when=None):
         for pin in (self.gdo0, self.gdo2):
@@ -453,14 +470,8 @@ class Cc1101Sim:
                 if pin.handler:
                     self._pending.append(pin)
 
-    def _fire(self):
-        while self._pending:
-            p = self._pending.pop(0)
-            if p.handler:
-                p.handler(p)
-
     def _rssi_now(self):
-        if self.state == PKT and self.pkt_rssi is not None:
+        if self.state == _PKT and self.pkt_rssi is not None:
             return self.pkt_rssi
         best = -110
         for tx in self.air:
@@ -480,39 +491,39 @@ class Cc1101Sim:
         if a == 0x30:  # SRES
             self._reset()
         elif a == 0x36 or a == 0x32 or a == 0x31:  # SIDLE, SXOFF, SFSTXON
-            if st == TX:
+            if st == _TX:
                 self._close_tx()
-            self.state = IDLE
+            self.state = _IDLE
             self.pkt = None
         elif a == 0x34:  # SRX
-            if st in (IDLE, TX):
-                self.state = SETTLE_RX
-                self.after_settle = RX
-                self.t_ready = self.t + (809000 if autocal and st == IDLE else 90000)
+            if st in (_IDLE, _TX):
+                self.state = _SETTLE_RX
+                self.after_settle = _RX
+                self.t_ready = self.t + (809000 if autocal and st == _IDLE else 90000)
         elif a == 0x35:  # STX
-            if st in (IDLE, RX, PKT):
-                self.state = SETTLE_TX
-                self.after_settle = TX
-                self.t_ready = self.t + (809000 if autocal and st == IDLE else 90000)
+            if st in (_IDLE, _RX, _PKT):
+                self.state = _SETTLE_TX
+                self.after_settle = _TX
+                self.t_ready = self.t + (809000 if autocal and st == _IDLE else 90000)
         elif a == 0x33:  # SCAL
-            if st == IDLE:
-                self.state = CAL
-                self.after_settle = IDLE
+            if st == _IDLE:
+                self.state = _CAL
+                self.after_settle = _IDLE
                 self.t_ready = self.t + 721000
         elif a == 0x3A:  # SFRX
-            if st in (IDLE, RXOVF):
+            if st in (_IDLE, _RXOVF):
                 self.rxf = []
-                self.state = IDLE
+                self.state = _IDLE
             else:
                 self.violations.append("SFRX in state %d" % st)
         elif a == 0x3B:  # SFTX
-            if st in (IDLE, TXUNF):
+            if st in (_IDLE, _TXUNF):
                 self.txf = []
-                self.state = IDLE
+                self.state = _IDLE
             else:
                 self.violations.append("SFTX in state %d" % st)
         elif a == 0x39:  # SPWD
-            self.state = SLEEP
+            self.state = _SLEEP
             for k in (0x2C, 0x2D, 0x2E, 0x29, 0x2A, 0x2B):
                 self.regs[k] = _DEFAULTS[k]  # lost in SLEEP (SWRS061 19.5)
             for k in range(1, 8):
@@ -532,62 +543,35 @@ class Cc1101Sim:
         if a == 0x35:
             return _STATUS[self.state][1]
         if a == 0x38:
-            return ((1 if self.state == PKT else 0) << 3)
+            return ((1 if self.state == _PKT else 0) << 3)
         if a == 0x3A:
-            return (0x80 if self.state == TXUNF else 0) | len(self.txf)
+            return (0x80 if self.state == _TXUNF else 0) | len(self.txf)
         if a == 0x3B:
-            return (0x80 if self.state == RXOVF else 0) | len(self.rxf)
+            return (0x80 if self.state == _RXOVF else 0) | len(self.rxf)
         return 0
 
     def fifo_read(self):
         if not self.rxf:
             self.violations.append("read from an empty RX FIFO")
             return 0
-        if len(self.rxf) == 1 and self.state == PKT:
+        if len(self.rxf) == 1 and self.state == _PKT:
             self.violations.append("last RX FIFO byte read while a packet arrives")
         return self.rxf.pop(0)
 
-    def fifo_write(self, b):
-        if len(self.txf) >= 64:
-            self.violations.append("TX FIFO overflow")
-            return
-        self.txf.append(b)
-
-    def reg_write(self, a, v):
-        self.regs[a] = v & 0xFF
-
-
-def _popcount(x):
-    n = 0
-    while x:
-        x &= x - 1
-        n += 1
-    return n
-
-
-class Cc1101SimSpi:
-    """The board HAL's SPI device (select, transfer, write, readinto) in front of a Cc1101Sim."""
-
-    def __init__(self, sim):
-        self.sim = sim
-        self._sel = False
-        self._hdr = None
-        self.transactions = 0
-
+    # --- the board HAL's SPI device (select, transfer, write, readinto): the model itself ------
     def select(self, on):
         on = bool(on)
         if on and not self._sel:
             self._hdr = None
-            self.sim.advance()
-            if self.sim.state == SLEEP:  # CSn low wakes the chip (SWRS061 19.5)
-                self.sim.state = IDLE
+            self.advance()
+            if self.state == _SLEEP:  # CSn low wakes the chip (SWRS061 19.5)
+                self.state = _IDLE
         if not on and self._sel:
             self.transactions += 1
-            self.sim.pa_idx = 0
+            self.pa_idx = 0
         self._sel = on
 
     def _byte(self, b):
-        sim = self.sim
         if not self._sel:
             return 0xFF
         if self._hdr is None:
@@ -595,38 +579,41 @@ class Cc1101SimSpi:
             a = b & 0x3F
             read = bool(b & 0x80)
             burst = bool(b & 0x40)
-            st = sim.status(read)
+            st = self.status(read)
             if 0x30 <= a <= 0x3D and not (read and burst):
-                sim.strobe(a)
+                self.strobe(a)
                 self._hdr = None  # a strobe is a single byte; more bytes are further headers
             return st
         a = self._hdr & 0x3F
         read = bool(self._hdr & 0x80)
         burst = bool(self._hdr & 0x40)
-        sim.advance()
+        self.advance()
         if a == 0x3F:
             if read:
-                return sim.fifo_read()
-            sim.fifo_write(b)
-            sim._set_levels()
-            return sim.status(False)
+                return self.fifo_read()
+            if len(self.txf) >= 64:
+                self.violations.append("TX FIFO overflow")
+            else:
+                self.txf.append(b)
+            self._set_levels()
+            return self.status(False)
         if a == 0x3E:
-            i = sim.pa_idx & 7
-            sim.pa_idx += 1
+            i = self.pa_idx & 7
+            self.pa_idx += 1
             if read:
-                return sim.patable[i]
-            sim.patable[i] = b
-            return sim.status(False)
+                return self.patable[i]
+            self.patable[i] = b
+            return self.status(False)
         if 0x30 <= a <= 0x3D:
-            v = sim.read_status_reg(a)
+            v = self.read_status_reg(a)
             self._hdr = None
             return v
         if read:
-            v = sim.regs[a] if a < 0x2F else 0
+            v = self.regs[a] if a < 0x2F else 0
         else:
-            sim.reg_write(a, b)
-            sim._set_levels()
-            v = sim.status(False)
+            self.regs[a] = b & 0xFF
+            self._set_levels()
+            v = self.status(False)
         if burst:
             self._hdr = (self._hdr & 0xC0) | ((a + 1) & 0x3F)
         else:
@@ -644,3 +631,11 @@ class Cc1101SimSpi:
     def readinto(self, buf, write=0):
         for i in range(len(buf)):
             buf[i] = self._byte(write)
+
+
+def _popcount(x):
+    n = 0
+    while x:
+        x &= x - 1
+        n += 1
+    return n

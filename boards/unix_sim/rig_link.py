@@ -8,13 +8,15 @@ import json
 import socket
 import binascii
 import asyncio
+import io
 
 _HEX = b"0123456789abcdef"
 
 
-class Link:
+class Link(io.IOBase):
     """The loopback TCP link to the rig. Writes are immediate (loopback); reads are handled by the
-    RigLink task, which dispatches commands."""
+    RigLink task, which dispatches commands. As a stream (write(), flush()), it gathers bytes in its
+    line buffer: json.dump() of a reply goes out in line-sized pieces, no reply-sized string."""
 
     def __init__(self, addr):
         host, port = addr.rsplit(":", 1)
@@ -29,8 +31,10 @@ class Link:
         # string per UART chunk once it is fragmented
         self._line = bytearray(16 + 2 * self.HEX_MAX + 1)
         self._mv = memoryview(self._line)
+        self._wpos = 0  # bytes gathered by write()
+        self._wsent = False  # part of the line being written went out already
 
-    HEX_MAX = 256  # data bytes per line (longer writes become several lines)
+    HEX_MAX = 128  # data bytes per line (longer writes become several lines; a small line buffer)
 
     def send(self, text):
         self._out(text.encode())
@@ -56,6 +60,33 @@ class Link:
             off += k
             if off >= n:
                 return
+
+    def write(self, b):
+        line = self._line
+        p = self._wpos
+        for c in b:
+            if p == len(line):
+                self._out(self._mv[:p])
+                self._wsent = True
+                p = 0
+            line[p] = c
+            p += 1
+        self._wpos = p
+        return len(b)
+
+    def flush(self):
+        if self._wpos:
+            self._out(self._mv[:self._wpos])
+            self._wpos = 0
+        self._wsent = False
+
+    def drop(self):
+        """Abandon the line being written (its producer failed): what is buffered is dropped, a
+        part already sent is ended, so the next line starts clean."""
+        self._wpos = 0
+        if self._wsent:
+            self._out(b"\n")
+        self._wsent = False
 
     def _out(self, b):
         if self.pending:
@@ -122,7 +153,15 @@ class RigLink:
         if extra is None:
             self.link.send("ok %s %d\n" % (seq, self.board.clock.sim_ms()))
         else:
-            self.link.send("ok %s %d %s\n" % (seq, self.board.clock.sim_ms(), json.dumps(extra)))
+            link = self.link
+            link.write(("ok %s %d " % (seq, self.board.clock.sim_ms())).encode())
+            try:  # streamed: a big reply (radio frames) needs no reply-sized string
+                json.dump(extra, link)
+                link.write(b"\n")
+            except MemoryError:
+                link.drop()
+                raise  # run() answers "err"
+            link.flush()
 
     def _command(self, w):
         if not w:

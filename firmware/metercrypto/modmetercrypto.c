@@ -600,9 +600,18 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_crc16_en13757_obj, 1, 1, mc_crc16_
 /******************************************************************************/
 // EN 13757-4 3-of-6
 
-static mp_obj_t mc_3of6(const mp_obj_t *args, bool enc, bool into) {
+// n_args 3 (the _into forms): args[2] = n, only src[0:n] is coded (a fixed buffer holding a
+// shorter packet, with no memoryview slice per length).
+static mp_obj_t mc_3of6(size_t n_args, const mp_obj_t *args, bool enc, bool into) {
     size_t sn, dn = 0, need;
     const uint8_t *s = mc_in(args[0], &sn);
+    if (n_args > 2) {
+        mp_int_t k = mp_obj_get_int(args[2]);
+        if (k < 0 || (size_t)k > sn) {
+            mp_raise_ValueError(MP_ERROR_TEXT("index out of range"));
+        }
+        sn = (size_t)k;
+    }
     if (enc) {
         need = mc_3of6_encoded_len(sn);
     } else if (mc_3of6_decoded_len(sn, &need) != 0) {
@@ -627,28 +636,24 @@ static mp_obj_t mc_3of6(const mp_obj_t *args, bool enc, bool into) {
 }
 
 static mp_obj_t mc_encode_3of6_f(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return mc_3of6(args, true, false);
+    return mc_3of6(n_args, args, true, false);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_encode_3of6_obj, 1, 1, mc_encode_3of6_f);
 
 static mp_obj_t mc_decode_3of6_f(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return mc_3of6(args, false, false);
+    return mc_3of6(n_args, args, false, false);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_decode_3of6_obj, 1, 1, mc_decode_3of6_f);
 
 static mp_obj_t mc_encode_3of6_into_f(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return mc_3of6(args, true, true);
+    return mc_3of6(n_args, args, true, true);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_encode_3of6_into_obj, 2, 2, mc_encode_3of6_into_f);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_encode_3of6_into_obj, 2, 3, mc_encode_3of6_into_f);
 
 static mp_obj_t mc_decode_3of6_into_f(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return mc_3of6(args, false, true);
+    return mc_3of6(n_args, args, false, true);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_decode_3of6_into_obj, 2, 2, mc_decode_3of6_into_f);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mc_decode_3of6_into_obj, 2, 3, mc_decode_3of6_into_f);
 
 /******************************************************************************/
 // compare_digest(a, b) -> bool, constant time for equal lengths (a length mismatch returns False

@@ -397,6 +397,21 @@ def test_into_matches_oneshot():
     dec = bytearray(3)
     eq(mc.decode_3of6_into(enc[:5], dec), 3)
     eq(bytes(dec), b"\x12\x34\x56")
+    # n: only src[0:n] is coded (a fixed buffer holding a shorter packet, no slice needed)
+    raw = bytearray(100)
+    eq(mc.encode_3of6_into(b"\x12\x34\x56\x78", raw, 3), 5)
+    eq(bytes(raw[:5]), mc.encode_3of6(b"\x12\x34\x56"))
+    eq(bytes(raw[5:]), bytes(95))  # nothing past the n bytes' code written
+    dec = bytearray(b"\xee" * 4)
+    eq(mc.decode_3of6_into(raw, dec, 5), 3)
+    eq(bytes(dec), b"\x12\x34\x56\xee")
+    eq(mc.decode_3of6_into(raw, raw, 5), 3)  # in place, as without n
+    eq(bytes(raw[:3]), b"\x12\x34\x56")
+    eq(mc.encode_3of6_into(b"\x12", raw, 0), 0)
+    raises(ValueError, mc.encode_3of6_into, b"\x12", raw, 2)  # n beyond src
+    raises(ValueError, mc.decode_3of6_into, raw, dec, -1)
+    raises(ValueError, mc.decode_3of6_into, raw, dec, 4)  # 3k+1 coded bytes
+    raises(ValueError, mc.decode_3of6_into, raw, bytearray(2), 5)  # output too small
 
 
 def test_gcm_into():
@@ -644,6 +659,8 @@ def test_into_zero_allocation():
         mc.hmac_sha256_into(k, src, out32)
         mc.encode_3of6_into(src, enc)
         mc.decode_3of6_into(enc, dec)
+        mc.encode_3of6_into(src, enc, 16)
+        mc.decode_3of6_into(enc, dec, 24)
         mc.compare_digest(out16, tag)
         mc.crc16_arc(src)
         mc.crc16_en13757(src)

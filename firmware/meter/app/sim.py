@@ -275,7 +275,12 @@ class SimHooks:
         """The rig's air (host_tools/rig_air.py) on the board's CC1101 model, in virtual us:
           air <mode> <rssi> <gap_us> <hex> [rate]  a coded frame, its preamble starting gap_us
                                                    after the end of the last thing sent on the air
-                                                   (or now, if that is past)
+                                                   (or now, if that is past); <hex> "-": the bytes
+                                                   staged by `part`
+          part <offset> <total> <hex>              stage a long frame's bytes piecewise (offset 0
+                                                   starts a new one of total bytes; pieces of equal
+                                                   length but the last): short command lines, no
+                                                   big strings or buffers on a small heap
           noise <nbytes> <rssi> <gap_us> [mode]    random chips, likewise
           run <ms> <service_ms>                    let ms of virtual time pass with the clock frozen,
                                                    the radio port serviced every service_ms
@@ -288,9 +293,26 @@ class SimHooks:
         bc = app.board.clock
         now = bc.sim_ms() * 1000
         at = max(now, getattr(self, "_air_end", 0)) + (int(args[3]) if op in ("air", "noise") else 0)
+        if op == "part":  # kept as pieces (the chip model reads them so): no frame-sized buffer
+            off, total, b = int(args[1]), int(args[2]), binascii.unhexlify(args[3])
+            buf = [] if off == 0 else getattr(self, "_air_buf", None)
+            self._air_buf = None
+            if (buf is None or sum(len(x) for x in buf) != off or off + len(b) > total
+                    or (buf and (len(buf[-1]) != len(buf[0]) or len(b) > len(buf[0])))):
+                return {"error": "radio: part %d of %d" % (off, total)}  # only the last is short
+            buf.append(b)
+            self._air_buf, self._air_total = buf, total
+            return off + len(b)
         if op == "air":
             rate = int(args[5]) if len(args) > 5 else None
-            self._air_end = sim.inject(binascii.unhexlify(args[4]), args[1], int(args[2]), at, rate)
+            if args[4] == "-":
+                data = getattr(self, "_air_buf", None)
+                self._air_buf = None
+                if data is None or sum(len(x) for x in data) != self._air_total:
+                    return {"error": "radio: nothing staged"}
+            else:
+                data = binascii.unhexlify(args[4])
+            self._air_end = sim.inject(data, args[1], int(args[2]), at, rate)
             return [at, self._air_end]
         if op == "noise":
             self._air_end = sim.noise(int(args[1]), int(args[2]), at, args[4] if len(args) > 4 else "C1")

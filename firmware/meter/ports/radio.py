@@ -25,7 +25,6 @@ from meter.drivers.cc1101.core import (CC1101, CC1101Error, EV_OVERFLOW, EV_TRUN
 
 class RadioPort:
     def __init__(self, board, cfg):
-        self.board = board
         self.clock = board.clock
         self.poll_ms = cfg.get("poll_ms", 2)
         self.link = link = Link(dup_window=cfg.get("dup_window", 60))
@@ -36,9 +35,8 @@ class RadioPort:
         self.consumers = []
         k = cfg.get("keep", 4)
         self.keep = k
-        self._ring = [bytearray(MAX_DATA) for _ in range(k)]
-        self._rn = array.array("i", [0] * k)  # frame length (CRCs removed)
-        self._rinfo = array.array("i", [0] * (4 * k))  # rssi, lqi, mode, time
+        self._ring = bytearray(MAX_DATA * k)  # frame j at MAX_DATA * j
+        self._rinfo = array.array("i", [0] * (5 * k))  # length (CRCs removed), rssi, lqi, mode, time
         self._rnext = 0
         self.received = 0  # frames passed up (OK)
         self.rssi_last = -128
@@ -105,15 +103,17 @@ class RadioPort:
         self.rssi_last = f.rssi
         j = self._rnext
         self._rnext = (j + 1) % self.keep
-        dst, src, n = self._ring[j], f.buf, f.n
+        dst, src, n = self._ring, f.buf, f.n  # (3 names at most: 4 would build a tuple)
+        o = MAX_DATA * j
         for x in range(n):  # a byte loop: a slice assignment would allocate views
-            dst[x] = src[x]
-        self._rn[j] = n
+            dst[o + x] = src[x]
         q = self._rinfo
-        q[4 * j] = f.rssi
-        q[4 * j + 1] = f.lqi
-        q[4 * j + 2] = f.mode
-        q[4 * j + 3] = now
+        o = 5 * j
+        q[o] = n
+        q[o + 1] = f.rssi
+        q[o + 2] = f.lqi
+        q[o + 3] = f.mode
+        q[o + 4] = now
         for fn in self.consumers:
             fn(f, now)
 
@@ -152,13 +152,15 @@ class RadioPort:
         k = self.keep
         for d in range(min(self.received, k)):
             j = (self._rnext - min(self.received, k) + d) % k
-            n = self._rn[j]
-            f = Frame(self._ring[j])
-            f.n = n
             q = self._rinfo
+            o = 5 * j
+            n = q[o]
+            ring = memoryview(self._ring)[MAX_DATA * j:MAX_DATA * (j + 1)]
+            f = Frame(ring)
+            f.n = n
             out.append({"l": f.l_field, "c": f.c, "m": f.manufacturer(), "id": f.id_str(),
                         "version": f.version, "type": f.dev_type, "ci": f.ci,
-                        "mode": ("?", "T1", "C1A", "C1B", "C1B", "S1")[q[4 * j + 2]],
-                        "rssi": q[4 * j], "lqi": q[4 * j + 1], "t": q[4 * j + 3],
-                        "hex": hexlify(memoryview(self._ring[j])[:n]).decode()})
+                        "mode": ("?", "T1", "C1A", "C1B", "C1B", "S1")[q[o + 3]],
+                        "rssi": q[o + 1], "lqi": q[o + 2], "t": q[o + 4],
+                        "hex": hexlify(ring[:n]).decode()})
         return out

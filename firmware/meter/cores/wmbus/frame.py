@@ -127,8 +127,8 @@ class Blocks:
 
 
 class Frame:
-    """A received frame: offsets into `buf` (the link's data buffer, CRCs removed), nothing
-    copied. Fields per EN 13757-4: L, C, M (manufacturer, 2 bytes LE), A = ID (4 bytes BCD LE),
+    """A received frame: offsets into `buf` (the buffer the link decoded it in, CRCs removed),
+    nothing copied. Fields per EN 13757-4: L, C, M (manufacturer, 2 bytes LE), A = ID (4 bytes BCD LE),
     version, device type; then CI at `ci_off` and the data up to `end`."""
 
     def __init__(self, buf):
@@ -141,30 +141,24 @@ class Frame:
         self.ci_off = 10
         self.end = 0
 
-    @property
-    def l_field(self):
-        return self.buf[0]
-
-    @property
-    def c(self):
-        return self.buf[1]
-
-    @property
-    def m(self):
-        return self.buf[2] | (self.buf[3] << 8)
-
-    @property
-    def version(self):
-        return self.buf[8]
-
-    @property
-    def dev_type(self):
-        return self.buf[9]
-
-    @property
-    def ci(self):
-        """CI field, or -1 for a frame without one (L = 9)."""
-        return self.buf[10] if self.n > 10 else -1
+    def __getattr__(self, name):
+        """The link-layer fields, read from buf on access: l_field, c, m (manufacturer, 2 bytes
+        LE), version, dev_type, ci (-1 for a frame without one, L = 9). One method instead of six
+        properties (RAM on small heaps); called only for names the instance does not hold."""
+        b = self.buf
+        if name == "l_field":
+            return b[0]
+        if name == "c":
+            return b[1]
+        if name == "m":
+            return b[2] | (b[3] << 8)
+        if name == "version":
+            return b[8]
+        if name == "dev_type":
+            return b[9]
+        if name == "ci":
+            return b[10] if self.n > 10 else -1
+        raise AttributeError(name)
 
     def manufacturer(self):
         """Three-letter manufacturer code (EN 13757-7 / FLAG: 3 x 5 bits, 'A' = 1). Allocates."""

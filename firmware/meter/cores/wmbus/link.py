@@ -8,7 +8,8 @@
 #     n_air = link.encode(mode, fmt, data, n, out)   # data = L C M A CI ... without CRCs
 #
 # Order of work per packet (cheap first): mode from the first bytes; line decoding (3-of-6 is
-# native); the manufacturer/ID filter on block 1; the block CRCs, stripping them in place; the
+# native), in place in the raw buffer; the manufacturer/ID filter on block 1; the block CRCs,
+# stripping them in place (the frame ends up at the start of the raw buffer: no second one); the
 # duplicate check (same ID, manufacturer and access number, or last-block CRC when the CI has
 # no access number, within `dup_window` units of `now`). A frame with any bad block is counted
 # (ST_CRC, and each block in ST_BAD_BLOCKS) and never passed up. Nothing is allocated per frame.
@@ -39,7 +40,6 @@ N_STATS = const(9)
 RAW_SIZE = const(648)  # either family: S1 chips of the longest frame (290 -> 580 bytes), rounded
 RAW_TC = const(456)  # T1/C1 only: coded T1 of the longest frame (format A, L = 255: 290 -> 435
                      # bytes) rounded up to _BUCKET; C1 needs 292
-_DBUF = const(304)  # decoded T1 of RAW_TC (19 buckets of 16 bytes); S1 decodes to 290 at most
 _BUCKET = const(24)  # 3-of-6 decode granularity: 24 coded -> 16 bytes
 _TX_FRAME = const(304)  # 290 rounded up to 16 (3-of-6 encode granularity)
 _NDUP = const(16)
@@ -60,49 +60,46 @@ _PAD = b"\x59\x65\x96"  # 3-of-6 words for 0x00 0x00 by position mod 3: valid fi
 class Link:
     def __init__(self, dup_window=60):
         self.blocks = Blocks()
-        self.dbuf = bytearray(_DBUF)  # decoded packet, then the frame (in place)
-        self.frame = Frame(self.dbuf)
+        self.dbuf = None  # the raw buffer the last frame was decoded in (in place)
+        self.frame = Frame(None)
         self.stats = array.array("i", [0] * N_STATS)
         self.dup_window = dup_window
-        self._raw = []
-        self._rviews = []
-        self._ids = bytearray(0)
-        self._mfcts = array.array("i")
-        self._dkey = bytearray(_NDUP * 6)
-        self._dacc = array.array("i", [0] * _NDUP)
-        self._dt = array.array("i", [0] * _NDUP)
-        self._dvalid = bytearray(_NDUP)
+        self._ids = b""  # no filter: empty constants (ROM), not objects
+        self._mfcts = ()
+        self._dkey = None  # the duplicate table: none with a window of 0 (nothing is a duplicate)
+        if dup_window > 0:
+            self._dup_table()
         self._dnext = 0
-        self._tbuf = None  # transmit scratch and its views: made by the first encode() (a
-        self._tviews = None  # receive-only meter never needs them)
+        self._tbuf = None  # transmit scratch: made by the first encode() (a receive-only meter
+                           # never needs it)
         self.last_bad_mask = 0
 
     # --- configuration ----------------------------------------------------------------------
     def rx_buffers(self, k, family=-1):
         """k raw packet buffers for the radio driver: RAW_TC bytes for M.FAMILY_TC, else RAW_SIZE
-        (S1, or a driver switching families). read() decodes T1 only from these (it keeps
-        fixed-length views of them, so decoding allocates nothing)."""
+        (S1, or a driver switching families). read() decodes T1 only from these (they hold
+        the filler words its native decoder runs over)."""
         out = []
         size = RAW_TC if family == M.FAMILY_TC else RAW_SIZE
         for _ in range(k):
-            b = bytearray(size)
-            mv = memoryview(b)
-            self._raw.append(b)
-            self._rviews.append([mv[:_BUCKET * j] for j in range(1, RAW_TC // _BUCKET + 1)])
-            out.append(b)
+            out.append(bytearray(size))
         return out
 
     def set_filter(self, ids=None, manufacturers=None):
         """Accept only these meter IDs (8-digit strings as printed, e.g. "12345678") and/or
         manufacturers (3-letter codes or M-field ints). None: accept all."""
-        ib = bytearray()
-        for s in ids or ():
-            v = int(s, 16)
-            ib.extend(bytes(((v >> (8 * i)) & 0xFF for i in range(4))))
+        ib = b""
+        if ids:
+            ib = bytearray()
+            for s in ids:
+                v = int(s, 16)
+                ib.extend(bytes(((v >> (8 * i)) & 0xFF for i in range(4))))
         self._ids = ib
-        ma = array.array("i")
-        for m in manufacturers or ():
-            ma.append(m if isinstance(m, int) else mfct_code(m))
+        ma = ()
+        if manufacturers:
+            ma = array.array("i")
+            for m in manufacturers:
+                ma.append(m if isinstance(m, int) else mfct_code(m))
         self._mfcts = ma
 
     def note(self, stat, k=1):
@@ -123,7 +120,7 @@ class Link:
         if t != n:
             st[ST_LENGTH] += 1
             return ERR_LENGTH
-        d = self.dbuf
+        d = raw  # decoded in place: each step writes at or before what it reads
         fmt = M.FMT_B if m == M.MODE_C1B or m == M.MODE_C1B_LATE else M.FMT_A
         if m == M.MODE_T1:
             src, s0, fn = d, 0, M.fmt_a_total(M.t1_lfield(raw[0], raw[1]))
@@ -155,6 +152,7 @@ class Link:
             st[ST_DUP] += 1
             return DUPLICATE
         f = self.frame
+        f.buf = self.dbuf = d
         f.n = f.end = k
         f.mode = m
         f.fmt = fmt
@@ -164,11 +162,9 @@ class Link:
         return OK
 
     def _decode_t1(self, raw, n):
-        try:
-            views = self._rviews[self._index(raw)]
-        except ValueError:
-            return False
         j = (n + _BUCKET - 1) // _BUCKET
+        if j * _BUCKET > len(raw):  # not a buffer from rx_buffers(): no room for the filler
+            return False
         if n % 3 == 2:  # the last byte holds 4 spare chips: make them 0101 so the filler after
             raw[n - 1] = (raw[n - 1] & 0xF0) | 0x05  # it continues with valid code words
         for i in range(n, j * _BUCKET):
@@ -176,16 +172,10 @@ class Link:
         if not M.t1_valid(raw, j * _BUCKET):  # a corrupt packet: ERR_CODING, no exception
             return False
         try:
-            metercrypto.decode_3of6_into(views[j - 1], self.dbuf)
+            metercrypto.decode_3of6_into(raw, raw, j * _BUCKET)  # in place; no view per length
         except ValueError:  # not reached after t1_valid; kept as the native decoder's contract
             return False
         return True
-
-    def _index(self, raw):
-        for i in range(len(self._raw)):
-            if self._raw[i] is raw:
-                return i
-        raise ValueError("not a link rx buffer")
 
     def _accept(self, b, s):
         ids = self._ids
@@ -207,7 +197,17 @@ class Link:
             return False
         return True
 
+    def _dup_table(self):
+        self._dkey = bytearray(_NDUP * 6)
+        self._dacc = array.array("i", [0] * _NDUP)
+        self._dt = array.array("i", [0] * _NDUP)
+        self._dvalid = bytearray(_NDUP)
+
     def _duplicate(self, d, k, fp, now):
+        if self.dup_window <= 0:
+            return False
+        if self._dkey is None:  # a window set after construction: the table, once
+            self._dup_table()
         ci = d[10] if k > 10 else -1
         off = _ACC[ci - _ACC_CI0] if _ACC_CI0 <= ci < _ACC_CI0 + 64 else 0
         acc = d[10 + off] if off and 10 + off < k else 0x10000 | fp
@@ -244,8 +244,6 @@ class Link:
         tb = self._tbuf
         if tb is None:
             self._tbuf = tb = bytearray(_TX_FRAME)
-            tv = memoryview(tb)
-            self._tviews = [tv[:16 * k] for k in range(1, _TX_FRAME // 16 + 1)]
         if mode == M.MODE_C1A or mode == M.MODE_C1B:
             fmt = M.FMT_A if mode == M.MODE_C1A else M.FMT_B
             out[0] = M.C_MARKER
@@ -253,7 +251,7 @@ class Link:
             t = self.blocks.build_into(data, n, fmt, out, 2) + 2
         elif mode == M.MODE_T1:
             t = self.blocks.build_into(data, n, M.FMT_A, tb, 0)
-            metercrypto.encode_3of6_into(self._tviews[(t + 15) // 16 - 1], out)
+            metercrypto.encode_3of6_into(tb, out, (t + 15) & ~15)
             c = (3 * t + 1) // 2
             if t & 1:
                 out[c - 1] = (out[c - 1] & 0xF0) | 0x05  # 4 chips 0101: the postamble

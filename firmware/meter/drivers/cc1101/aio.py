@@ -4,8 +4,6 @@
 # missed edge costs at most `poll_ms`. The caller runs service() whenever wait() returns.
 import asyncio
 
-from meter.drivers.cc1101.core import EV_TX_DONE, EV_TX_FAIL
-
 
 class AsyncRadio:
     def __init__(self, core, sleep_ms, poll_ms=2):
@@ -34,25 +32,3 @@ class AsyncRadio:
         if self._ticker is None:
             self._ticker = asyncio.create_task(self._tick())
         await self.flag.wait()
-
-    async def packets(self, on_packet):
-        """Forever: service the radio, call on_packet(index) for each completed packet (the
-        callee reads core.bufs[index] and friends; the buffer is released after it returns)."""
-        c = self.core
-        while True:
-            c.service()
-            while c.ready():
-                on_packet(c.peek())
-                c.release()
-            await self.wait()
-
-    async def transmit(self, src, n, patch, s1=False):
-        c = self.core
-        c.transmit(src, n, patch, s1)
-        while True:
-            ev = c.service()
-            if ev & EV_TX_DONE:
-                return True
-            if ev & EV_TX_FAIL:
-                return False
-            await self.wait()

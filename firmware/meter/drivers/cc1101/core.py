@@ -103,16 +103,14 @@ class CC1101:
         self.pa = pa
         self.family = 0
         # shared command buffer (micropython-lib lora style) and fixed views of it: nothing is
-        # allocated after construction
-        self._b = bytearray(2 + _FIFO_SIZE)
-        self._r = bytearray(2 + _FIFO_SIZE)
+        # allocated after construction. Burst data moves a byte at a time within one CSn-low
+        # transaction (the chip's burst address keeps running until CSn rises, SWRS061 10.3), so
+        # no FIFO-sized buffer or view per length is needed
+        self._b = bytearray(2)
+        self._r = bytearray(2)
         mb = memoryview(self._b)
         mr = memoryview(self._r)
-        self._c1, self._c2, self._r1, self._r2 = mb[:1], mb[:2], mr[:1], mr[:2]
-        # burst data moves in power-of-two chunks within one CSn-low transaction (the chip's burst
-        # address keeps running until CSn rises, SWRS061 10.3): 7 views instead of 2 x 65
-        self._rd = [mr[:1 << j] for j in range(7)]
-        self._wr = [mb[:1 << j] for j in range(7)]
+        self._c1, self._r1 = mb[:1], mr[:1]
         self._pb = bytearray(4)
         self._head = 0
         self._count = 0
@@ -121,11 +119,8 @@ class CC1101:
         self._got = 0
         self._need = -1
         self._fixed = False
-        self._tx_src = None
-        self._tx_n = 0
-        self._tx_end = 0
-        self._tx_pos = 0
-        self._tx_fixed = False
+        # transmit state (_tx_src, _tx_n, _tx_end, _tx_pos, _tx_fixed) is set by transmit(): a
+        # receive-only meter's instance stays in a smaller attribute table
         # counters (small ints)
         self.frames = 0
         self.overflows = 0
@@ -146,22 +141,22 @@ class CC1101:
         return self._r[0]
 
     def write_reg(self, addr, value):
-        b = self._c2
+        b = self._b
         b[0] = addr
         b[1] = value
         spi = self.spi
         spi.select(1)
-        spi.transfer(b, self._r2)
+        spi.transfer(b, self._r)
         spi.select(0)
 
     def read_reg(self, addr):
         """Configuration register (0x00..0x2E), or status register (0x30..0x3D: burst bit)."""
-        b = self._c2
+        b = self._b
         b[0] = addr | (_READ | _BURST if addr >= 0x30 else _READ)
         b[1] = 0
         spi = self.spi
         spi.select(1)
-        spi.transfer(b, self._r2)
+        spi.transfer(b, self._r)
         spi.select(0)
         return self._r[1]
 
@@ -179,19 +174,15 @@ class CC1101:
         self._write_chunks(addr | _BURST, data, 0, len(data))
 
     def _write_chunks(self, hdr, src, s, k):
-        """Header, then src[s:s+k] in power-of-two chunks, in one transaction."""
-        self._c1[0] = hdr
+        """Header, then src[s:s+k] a byte at a time, in one transaction."""
+        c1 = self._c1
+        c1[0] = hdr
         spi = self.spi
-        b = self._b
         spi.select(1)
-        spi.transfer(self._c1, self._r1)
-        for j in range(6, -1, -1):
-            m = 1 << j
-            if k & m:
-                for i in range(m):
-                    b[i] = src[s + i]
-                spi.write(self._wr[j])
-                s += m
+        spi.transfer(c1, self._r1)
+        for i in range(s, s + k):
+            c1[0] = src[i]
+            spi.write(c1)
         spi.select(0)
 
     def _read_fifo(self, dst, d, k):
@@ -199,16 +190,13 @@ class CC1101:
         self._c1[0] = _FIFO | _READ | _BURST
         spi = self.spi
         r = self._r
+        r1 = self._r1
         spi.select(1)
-        spi.transfer(self._c1, self._r1)
-        for j in range(6, -1, -1):
-            m = 1 << j
-            if k & m:
-                spi.readinto(self._rd[j], 0)
-                if dst is not None:
-                    for i in range(m):
-                        dst[d + i] = r[i]
-                d += m
+        spi.transfer(self._c1, r1)
+        for i in range(d, d + k):
+            spi.readinto(r1, 0)
+            if dst is not None:
+                dst[i] = r[0]
         spi.select(0)
 
     def _write_fifo(self, src, s, k):

@@ -32,9 +32,6 @@ def _send_run(rig, items):
     rig.air.run(max(1, end // 1000 + 3 - rig.air.run(0)), 1)
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason="issue 14 not done: with the radio on the 96 KB "
-                   "image runs the 30 days and receives every frame (boot 88.5 KB allocated, days 89.3 KB, "
-                   "no growth), but has 6.7 KB free, not the 8 KB headroom")
 def test_96k_heap_radio_on_30_days_no_growth():
     vectors = [vector_nocrc(v) for v in load_vectors(ROOT + "/")]
     loads = ((230000, 16000, 3600000, 600000), (230000, 8000, -1800000, -300000), (230000, 2000, 400000, -90000))

@@ -233,10 +233,15 @@ def extended_register(ln, get, scaler, unit, status_get, capture_time_get, right
 
 
 def read_only(rights):
-    ro = {}
+    """The read part of rights; rights itself when it grants no write (no copy: small heaps)."""
+    ro = None
     for k, v in rights.items():
-        ro[k] = READ if v in (READ, READ_WRITE) else (AUTH_READ if v else NO_ACCESS)
-    return ro
+        r = READ if v in (READ, READ_WRITE) else (AUTH_READ if v else NO_ACCESS)
+        if r != v and ro is None:
+            ro = dict(rights)
+        if ro is not None:
+            ro[k] = r
+    return rights if ro is None else ro
 
 
 def clock(ln, get_time, set_time, rights, time_zone=0, get_status=None, dst_begin=None,

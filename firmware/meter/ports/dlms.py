@@ -130,12 +130,17 @@ class DlmsPort:
                 self.events.add(self.clock.now(), code, a[2], 0)
 
     async def _serve(self, reader, writer):
-        if self.conns >= self.max_conn:
+        srv = None
+        if self.conns < self.max_conn:
+            try:
+                srv = self.new_server()
+            except MemoryError:  # no heap for one more session now: refused like one too many
+                pass
+        if srv is None:
             writer.close()
             await writer.wait_closed()
             return
         self.conns += 1
-        srv = self.new_server()
         try:
             while True:
                 try:

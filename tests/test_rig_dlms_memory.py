@@ -14,19 +14,19 @@ import sys
 
 import pytest
 from gurux_dlms.enums import Authentication, Security
-from gurux_dlms.objects import GXDLMSClock, GXDLMSProfileGeneric, GXDLMSRegister
+from gurux_dlms.objects import GXDLMSClock
 
 from host_tools.rig import Rig, RigError
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "dlms"))
 from peer import Gx, SockIO, free_port, gurux_client  # noqa: E402
 from test_rig_dlms import AK, CLIENT_TITLE, EK, until  # noqa: E402
+from test_rig_dlms_optical import gx_public_reads  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 DAYS = 4
 TOLERANCE = 512  # bytes, as tests/test_rig_metrology_memory.py
 MIN_FREE = 8 * 1024  # a DLMS session's buffers on top of the boot heap
-CET = datetime.timezone(datetime.timedelta(hours=1))
 
 
 def session(rig, sap, ic=None, **kw):
@@ -41,25 +41,7 @@ def session(rig, sap, ic=None, **kw):
 def public_reads(rig):
     g = session(rig, 16)
     try:
-        clk = GXDLMSClock("0.0.1.0.0.255")
-        g.read(clk, 2)
-        t = clk.time.value
-        assert abs(t.timestamp() - rig.now_unix()) < 30 and t.utcoffset() == datetime.timedelta(hours=1)
-        reg = GXDLMSRegister("1.0.1.8.0.255")
-        g.read(reg, 3)
-        g.read(reg, 2)
-        wh = rig.query("energies")["1-0:1.8.0"][0]  # the exact accumulator (a smaller answer than registers())
-        assert int(reg.unit) == 30 and wh > 0  # Wh
-        assert abs(reg.value - wh) <= 50  # gurux applies the scaler; energy flows between the reads
-        pg = GXDLMSProfileGeneric("1.0.99.1.0.255")
-        g.read(pg, 3)
-        now = rig.now_unix()
-        end = datetime.datetime.fromtimestamp(now - now % 900, CET)
-        g.rows_by_range(pg, end - datetime.timedelta(hours=1), end)
-        stamps = [r[0].value.timestamp() for r in pg.buffer]
-        assert stamps == [end.timestamp() - 900 * k for k in (4, 3, 2, 1, 0)]
-        a = [r[2] for r in pg.buffer]
-        assert a == sorted(a) and a[-1] - a[0] >= 2000  # 2.3 kW for an hour: ~2300 Wh
+        gx_public_reads(rig, g, exact_wh=True)
     finally:
         g.close()
 

@@ -98,35 +98,47 @@ def mgmt(rig, ic):
                    security=Security.AUTHENTICATION_ENCRYPTION, ek=EK, ak=AK, title=CLIENT_TITLE)
 
 
-def test_mode_e_public_reads_clock_register_and_profile_range(rig):
+def gx_public_reads(rig, g, exact_wh=False):
+    """Public client (gurux session g): the clock, the A+ register with its scaler_unit and the
+    last hour of the load profile by range, checked against the rig (tests/test_rig_dlms_memory.py
+    reuses it over TCP with exact_wh: the rig's exact Wh accumulator, a smaller answer than
+    rig.registers() for a small heap with a session open)."""
     from gurux_dlms.objects import GXDLMSClock, GXDLMSRegister, GXDLMSProfileGeneric
+    clk = GXDLMSClock("0.0.1.0.0.255")
+    g.read(clk, 2)
+    t = clk.time.value
+    assert abs(t.timestamp() - rig.now_unix()) < 30 and t.utcoffset() == datetime.timedelta(hours=1)
+    reg = GXDLMSRegister("1.0.1.8.0.255")
+    g.read(reg, 3)
+    g.read(reg, 2)
+    if exact_wh:
+        wh = rig.query("energies")["1-0:1.8.0"][0]
+        assert int(reg.unit) == 30 and wh > 0 and abs(reg.value - wh) <= 50  # Wh, scaler applied
+    else:
+        v, sc, unit = rig.registers()["1-0:1.8.0"]
+        assert unit == "kWh" and reg.scaler == 10.0 ** (sc + 3) and int(reg.unit) == 30  # Wh
+        assert abs(reg.value - v * 10.0 ** (sc + 3)) <= 50
+    pg = GXDLMSProfileGeneric("1.0.99.1.0.255")
+    g.read(pg, 3)
+    g.read(pg, 7)
+    assert pg.entriesInUse >= 12
+    now = rig.now_unix()
+    end = datetime.datetime.fromtimestamp(now - now % 900, datetime.timezone(datetime.timedelta(hours=1)))
+    g.rows_by_range(pg, end - datetime.timedelta(hours=1), end)
+    rows = pg.buffer
+    assert len(rows) == 5  # the quarter hours end-1h .. end, both ends included
+    stamps = [r[0].value.timestamp() for r in rows]
+    assert stamps == [end.timestamp() - 900 * k for k in (4, 3, 2, 1, 0)]
+    a = [r[2] for r in rows]
+    assert a == sorted(a) and a[-1] - a[0] >= 2000  # 2.3 kW for an hour: ~2300 Wh
+
+
+def test_mode_e_public_reads_clock_register_and_profile_range(rig):
     rig.set_load(1, 230.0, 10.0, 1.0)
     rig.advance(3 * 3600)
     g = session(rig, 16)
     try:
-        clk = GXDLMSClock("0.0.1.0.0.255")
-        g.read(clk, 2)
-        t = clk.time.value
-        assert abs(t.timestamp() - rig.now_unix()) < 30 and t.utcoffset() == datetime.timedelta(hours=1)
-        reg = GXDLMSRegister("1.0.1.8.0.255")
-        g.read(reg, 3)
-        g.read(reg, 2)
-        v, sc, unit = rig.registers()["1-0:1.8.0"]
-        assert unit == "kWh" and reg.scaler == 10.0 ** (sc + 3) and int(reg.unit) == 30  # Wh
-        assert abs(reg.value - v * 10.0 ** (sc + 3)) <= 50
-        pg = GXDLMSProfileGeneric("1.0.99.1.0.255")
-        g.read(pg, 3)
-        g.read(pg, 7)
-        assert pg.entriesInUse >= 12
-        now = rig.now_unix()
-        end = datetime.datetime.fromtimestamp(now - now % 900, datetime.timezone(datetime.timedelta(hours=1)))
-        g.rows_by_range(pg, end - datetime.timedelta(hours=1), end)
-        rows = pg.buffer
-        assert len(rows) == 5  # the quarter hours end-1h .. end, both ends included
-        stamps = [r[0].value.timestamp() for r in rows]
-        assert stamps == [end.timestamp() - 900 * k for k in (4, 3, 2, 1, 0)]
-        a = [r[2] for r in rows]
-        assert a == sorted(a) and a[-1] - a[0] >= 2000  # 2.3 kW for an hour: ~2300 Wh
+        gx_public_reads(rig, g)
     finally:
         g.close()
     assert back_in_mode_c(rig)  # DISC: the port is in mode C again

@@ -17,8 +17,7 @@ import struct
 from meter.common.ticks import tdiff
 from meter.common import events as ev
 from meter.cores.dlms import actions as X
-from meter.cores.dlms.server import Application, TcpServer, HdlcServer
-from meter.cores.dlms.hdlc import Link
+from meter.cores.dlms.server import Application, TcpServer
 from meter.cores.dlms.association import SecState
 from meter.common.lockout import Lockout
 
@@ -131,12 +130,17 @@ class DlmsPort:
                 self.events.add(self.clock.now(), code, a[2], 0)
 
     async def _serve(self, reader, writer):
-        if self.conns >= self.max_conn:
+        srv = None
+        if self.conns < self.max_conn:
+            try:
+                srv = self.new_server()
+            except MemoryError:  # no heap for one more session now: refused like one too many
+                pass
+        if srv is None:
             writer.close()
             await writer.wait_closed()
             return
         self.conns += 1
-        srv = self.new_server()
         try:
             while True:
                 try:
@@ -181,6 +185,8 @@ class HdlcLine:
 
     def start(self, now):
         if self.srv is None:
+            from meter.cores.dlms.server import HdlcServer  # at the first mode E only
+            from meter.cores.dlms.hdlc import Link
             self.srv = HdlcServer(self.port.new_app(), Link(
                 upper=self.upper, lower=None, max_info=self.max_info,
                 max_apdu=self.port.max_pdu + 64, inactivity_ms=self.inactivity_ms))

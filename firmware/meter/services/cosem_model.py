@@ -142,19 +142,36 @@ def add_limiter(reg, supply):
 
 
 def add_registers(reg, registers):
-    """One Register (3) per numeric OBIS code of the table, read live by slot."""
+    """One Register (3) per numeric OBIS code of the table, read live by slot: an ObjectTable
+    (names + slots; each Register object is made on access) - one object per code does not fit
+    a 96 KB heap."""
+    if len(registers.codes) > 256:  # slots are kept in a bytearray
+        raise ValueError("register table")
+    lns = bytearray()
+    slots = bytearray()
+    seen = set()  # names taken by the table (two codes may spell one name)
     for s in range(len(registers.codes)):
         ln = _ln(registers.codes[s])
-        if ln is None or reg.find(ln) is not None:
+        if ln is None or ln in seen or reg.find(ln) is not None:
             continue
-        unit, shift = _UNITS.get(registers.units[s], (255, 0))
-        vals = registers.values
+        seen.add(ln)
+        lns += ln
+        slots.append(s)
+    seen = None
+    lns = bytes(lns)
+    vals = registers.values
 
-        def get(s=s):
+    def make(i):
+        s = slots[i]
+        unit, shift = _UNITS.get(registers.units[s], (255, 0))
+
+        def get():
             v = vals[s]
             return (axdr.DOUBLE_LONG if v < 0 else axdr.DOUBLE_LONG_UNSIGNED, v)
 
-        reg.add(O.register(ln, get, registers.scalers[s] + shift, unit, R_PUB))
+        return O.register(lns[i * 6:i * 6 + 6], get, registers.scalers[s] + shift, unit, R_PUB)
+
+    reg.add_table(O.ObjectTable(lns, make, R_PUB))
 
 
 def add_supply(reg, supply):

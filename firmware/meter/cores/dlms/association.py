@@ -295,17 +295,33 @@ class Association:
         return O.CosemObject(O.ASSOCIATION_LN, 1, CURRENT_LN, attrs, methods)
 
     def visible(self):
+        """[entry], count: the objects this client sees, an ObjectTable as one entry."""
         if self._visible is None:
             sap = self.sap
-            self._visible = [self.obj] + [ob for ob in self.registry.order if ob.visible(sap)]
+            vis = [self.obj]
+            n = 1
+            for ob in self.registry.order:
+                if ob.visible(sap):
+                    vis.append(ob)
+                    n += len(ob) if isinstance(ob, O.ObjectTable) else 1
+            self._visible = (vis, n)
         return self._visible
 
     def _object_list(self):
-        vis = self.visible()
+        vis, count = self.visible()
         sap = self.sap
 
         def item(i):
-            ob = vis[i]
+            for ob in vis:
+                if isinstance(ob, O.ObjectTable):
+                    if i < len(ob):
+                        ob = ob.make(i)
+                        break
+                    i -= len(ob)
+                elif i == 0:
+                    break
+                else:
+                    i -= 1
             n = max(ob.attrs) if ob.attrs else 1
             aa = []
             for aid in range(1, n + 1):
@@ -322,7 +338,7 @@ class Association:
             return (axdr.STRUCTURE, ((axdr.LONG_UNSIGNED, ob.class_id), (axdr.UNSIGNED, ob.version),
                                      (axdr.OCTET_STRING, ob.ln),
                                      (axdr.STRUCTURE, ((axdr.ARRAY, aa), (axdr.ARRAY, ma)))))
-        return (axdr.ARRAY, axdr.Rows(len(vis), item))
+        return (axdr.ARRAY, axdr.Rows(count, item))
 
     def _partners(self):
         return (axdr.STRUCTURE, ((axdr.INTEGER, self.sap), (axdr.LONG_UNSIGNED, 1)))

@@ -131,22 +131,69 @@ def can_call(mode, authenticated):
     return mode == M_ACCESS or (authenticated and mode == M_AUTH_ACCESS)
 
 
+class ObjectTable:
+    """A run of objects kept as a table, not as objects: lns holds 6 bytes per entry and make(i)
+    builds entry i's CosemObject on access (dropped after the request). A meter has one Register
+    per OBIS code (a hundred or more): as objects they do not fit a small heap. Every entry has
+    the same visibility (rights: {client_sap: mode} of its attributes)."""
+    __slots__ = ("lns", "make", "rights")
+
+    def __init__(self, lns, make, rights):
+        self.lns = lns
+        self.make = make
+        self.rights = rights
+
+    def __len__(self):
+        return len(self.lns) // 6
+
+    def index(self, ln):
+        """-> entry index of logical name ln, or -1."""
+        lns = self.lns
+        i = lns.find(ln)
+        while i > 0 and i % 6:  # a match across two names
+            i = lns.find(ln, i + 1)
+        return i // 6 if i >= 0 else -1
+
+    def visible(self, sap):
+        return self.rights.get(sap, 0) != NO_ACCESS
+
+
 class Registry:
-    """Objects by logical name; insertion order is the object_list order."""
+    """Objects by logical name; insertion order is the object_list order. An ObjectTable added
+    with add_table takes its place in that order with all its entries."""
 
     def __init__(self):
         self.by_ln = {}
         self.order = []
+        self.tables = []
 
     def add(self, obj):
-        if obj.ln in self.by_ln:
+        if obj.ln in self.by_ln or self._table_of(obj.ln) is not None:
             raise ValueError("duplicate logical name")
         self.by_ln[obj.ln] = obj
         self.order.append(obj)
         return obj
 
+    def add_table(self, table):
+        self.tables.append(table)
+        self.order.append(table)
+        return table
+
+    def _table_of(self, ln):
+        for t in self.tables:
+            i = t.index(ln)
+            if i >= 0:
+                return t, i
+        return None
+
     def find(self, ln):
-        return self.by_ln.get(bytes(ln))
+        ln = bytes(ln)
+        ob = self.by_ln.get(ln)
+        if ob is None:
+            ti = self._table_of(ln)
+            if ti is not None:
+                return ti[0].make(ti[1])
+        return ob
 
 
 def obis(a, b, c, d, e, f=255):
@@ -186,10 +233,15 @@ def extended_register(ln, get, scaler, unit, status_get, capture_time_get, right
 
 
 def read_only(rights):
-    ro = {}
+    """The read part of rights; rights itself when it grants no write (no copy: small heaps)."""
+    ro = None
     for k, v in rights.items():
-        ro[k] = READ if v in (READ, READ_WRITE) else (AUTH_READ if v else NO_ACCESS)
-    return ro
+        r = READ if v in (READ, READ_WRITE) else (AUTH_READ if v else NO_ACCESS)
+        if r != v and ro is None:
+            ro = dict(rights)
+        if ro is not None:
+            ro[k] = r
+    return rights if ro is None else ro
 
 
 def clock(ln, get_time, set_time, rights, time_zone=0, get_status=None, dst_begin=None,

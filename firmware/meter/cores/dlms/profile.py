@@ -134,15 +134,14 @@ def profile_generic(ln, source, capture_objects, capture_period, rights, reset=N
     8 profile_entries; methods 1 reset, 2 capture (when given)."""
     pb = ProfileBuffer(source, capture_objects)
     ro = O.read_only(rights)
-    co = (axdr.ARRAY, [O.capture_object(c, l, a, d) for c, l, a, d in capture_objects])
-    none = O.capture_object(0, b"\x00" * 6, 0, 0)
     cap = getattr(source, "capacity", source.count)
-    attrs = {
+    attrs = {  # capture_objects and sort_object encoded on each read: not kept (small heaps)
         2: O.Attr(pb.get, None, ro, (1, 2)),
-        3: O.Attr(_const(co), None, ro),
+        3: O.Attr(lambda: (axdr.ARRAY, [O.capture_object(c, l, a, d) for c, l, a, d in capture_objects]),
+                  None, ro),
         4: O.Attr(_const((axdr.DOUBLE_LONG_UNSIGNED, capture_period)), None, ro),
         5: O.Attr(_const((axdr.ENUM, 1)), None, ro),
-        6: O.Attr(_const(none), None, ro),
+        6: O.Attr(lambda: O.capture_object(0, b"\x00\x00\x00\x00\x00\x00", 0, 0), None, ro),
         7: O.Attr(lambda: (axdr.DOUBLE_LONG_UNSIGNED, source.count()), None, ro),
         8: O.Attr(lambda: (axdr.DOUBLE_LONG_UNSIGNED, cap()), None, ro),
     }

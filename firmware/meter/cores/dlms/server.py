@@ -29,7 +29,6 @@ from meter.common.ticks import tdiff
 from meter.cores.dlms import apdu as A
 from meter.cores.dlms import axdr
 from meter.cores.dlms import actions as X
-from meter.cores.dlms import hdlc
 from meter.cores.dlms import wrapper
 from meter.cores.dlms.association import Association, NON_ASSOCIATED
 from meter.cores.dlms.security import Cipher, DecipherError, SC_AUTH
@@ -266,8 +265,11 @@ class TcpServer:
 
 class HdlcServer:
     def __init__(self, app, link):
+        from meter.cores.dlms import hdlc  # only with HDLC (mode E): a TCP-only meter never loads it
         self.app = app
         self.link = link
+        self.ev_apdu = hdlc.APDU
+        self.ev_reset = (hdlc.CONNECTED, hdlc.DISCONNECTED)
         self.out = _Out(2 * len(link.tx))
         self.acts = []
 
@@ -291,9 +293,9 @@ class HdlcServer:
         ev = link.event
         if link.tx_len:
             out.add(link.tx, 0, link.tx_len)
-        if ev == hdlc.CONNECTED or ev == hdlc.DISCONNECTED:
+        if ev in self.ev_reset:
             self.app.release(acts)
-        elif ev == hdlc.APDU:
+        elif ev == self.ev_apdu:
             r = self.app.handle(link.apdu, 0, link.apdu_len, link.client, now, acts)
             if r is None:
                 link.send_ack()

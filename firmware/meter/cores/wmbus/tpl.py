@@ -14,10 +14,9 @@ KIND_NONE = const(0)
 KIND_SHORT = const(1)
 KIND_LONG = const(2)
 
-# CI -> header kind (EN 13757-7 Table 2, the application-data CIs the meter handles)
-_KIND = {0x78: KIND_NONE, 0x79: KIND_NONE, 0x69: KIND_NONE, 0x70: KIND_NONE,
-         0x7A: KIND_SHORT, 0x7B: KIND_SHORT, 0x6A: KIND_SHORT, 0x6E: KIND_SHORT,
-         0x72: KIND_LONG, 0x73: KIND_LONG, 0x6B: KIND_LONG, 0x6F: KIND_LONG}
+# CI -> header kind (EN 13757-7 Table 2, the application-data CIs the meter handles): four CIs per
+# kind, in KIND order (a bytes literal: ROM when frozen, no dict on the heap)
+_CIS = b"\x78\x79\x69\x70\x7a\x7b\x6a\x6e\x72\x73\x6b\x6f"
 
 
 class Tpl:
@@ -42,7 +41,11 @@ class Tpl:
 
     def read(self, b, ci_off, end):
         ci = b[ci_off]
-        k = _KIND.get(ci, -1)
+        k = -1
+        for j in range(12):
+            if _CIS[j] == ci:
+                k = j >> 2
+                break
         if k < 0:
             return ERR_CI
         p = ci_off + 1

@@ -26,18 +26,11 @@ class Tpl:
         self.status = 0
         self.cf = 0
         self.cfe = 0  # configuration field extension (mode 7: KDF selection, key id)
+        # from CF (EN 13757-7 7.5.8), set by read(): plain attributes, no properties on the heap
+        self.mode = 0  # security mode, CF bits 8..12
+        self.nblocks = 0  # encrypted 16-byte blocks (mode 5/7), CF bits 4..7
         self.addr_off = 2  # the link layer's M field: M(2) ID(4) version type
         self.data_off = 0
-
-    @property
-    def mode(self):
-        """Security mode, CF bits 8..12 (EN 13757-7 7.5.8)."""
-        return (self.cf >> 8) & 0x1F
-
-    @property
-    def nblocks(self):
-        """Encrypted 16-byte blocks, CF bits 4..7 (mode 5/7)."""
-        return (self.cf >> 4) & 0x0F
 
     def read(self, b, ci_off, end):
         ci = b[ci_off]
@@ -63,7 +56,9 @@ class Tpl:
                 return ERR_SHORT
             self.acc = b[p]
             self.status = b[p + 1]
-            self.cf = b[p + 2] | (b[p + 3] << 8)
+            cf = self.cf = b[p + 2] | (b[p + 3] << 8)
+            self.mode = (cf >> 8) & 0x1F
+            self.nblocks = (cf >> 4) & 0x0F
             p += 4
             self.cfe = 0
             if self.mode == 7:  # EN 13757-7 7.5.9: CFE follows CF in mode 7
@@ -72,7 +67,7 @@ class Tpl:
                 self.cfe = b[p]
                 p += 1
         else:
-            self.acc = self.status = self.cf = self.cfe = 0
+            self.acc = self.status = self.cf = self.cfe = self.mode = self.nblocks = 0
         self.data_off = p
         return OK
 

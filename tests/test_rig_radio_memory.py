@@ -71,3 +71,52 @@ def test_96k_heap_radio_on_30_days_no_growth():
         assert max(alloc) - min(alloc) <= TOLERANCE, alloc
         assert alloc[-1] - alloc[1] <= TOLERANCE // 2, alloc
         assert min(free) >= 8 * 1024, free  # headroom for a protocol session
+
+
+@pytest.mark.timeout(300)  # at 96K the sim side of the rig link can run out of heap and stall
+@pytest.mark.xfail(strict=True, reason=(
+    "collector config does not fit 8 KB headroom yet: measured at 112K (same frozen image) boot "
+    "alloc 88,640 B, days 89,408-89,632 B (no growth) -> at 96K 7.4 KB free after boot, 6.4 KB while "
+    "receiving; the 96K run itself hits MemoryError (fragmentation) in the rig link while receiving"))
+def test_96k_heap_collector_30_days_no_growth():
+    """The collector role (two sub-meters, gas mode 7 and water mode 5, keys in the key store) on
+    the same 96 KB image: their frames on the air at the sample days reach P1 (dsmr-parser), 30
+    days of metering load, no heap growth, 8 KB headroom after boot and while receiving."""
+    from test_rig_oms import (cfg, encode_mode5, encode_mode7, gas_records, water_records, send,
+                              p1, _mbus, GAS, GAS_KEY, WATER, WATER_KEY)
+    config = cfg("dsmr5")
+    del config["oms"]["tx"]  # the receive role only
+    config["radio"]["keep"] = 2  # the diagnostic frame ring of the first test's radio config
+    loads = ((230000, 16000, 3600000, 600000), (230000, 8000, -1800000, -300000), (230000, 2000, 400000, -90000))
+    with Rig(interp="unix32", heap="96K", frozen=True, time_rate=0, config=config) as rig:
+        rig.air.run(5)
+        boot = rig.query("mem")
+        assert rig.air.status()["stats"]["error"] is None
+        rig.schedule([(1000, loads)])
+        samples = {}
+        gas_l, water_l, mcr = 28504270, 123456, 100
+        for day in range(1, DAYS + 1):
+            rig.advance(86400 - (600 if day in SAMPLE_DAYS else 0))
+            if day in SAMPLE_DAYS:
+                rig.schedule([(300000, loads), (300000, loads[::-1])], tick_ms=1000)
+                mcr += 1
+                gas_l += 1000 * day
+                water_l += 37 * day
+                send(rig, [encode_mode7(GAS, GAS_KEY, day & 0xFF, mcr, gas_records(gas_l, rig.now())),
+                           encode_mode5(WATER, WATER_KEY, day & 0xFF, water_records(water_l))])
+                samples[day] = rig.query("mem")
+                tg = p1(rig, "dsmr5")
+                assert _mbus(tg, 1).MBUS_METER_READING.value * 1000 == gas_l
+                assert _mbus(tg, 2).MBUS_METER_READING.value * 1000 == water_l
+        log = rig.meter_log()
+        assert "MemoryError" not in log and "Traceback" not in log, log[-3000:]
+        assert rig.query("status")["ready"]
+        s = rig.query("oms")
+        assert [m["ok"] for m in s["meters"]] == [len(SAMPLE_DAYS)] * 2, s
+        alloc = [samples[d]["alloc"] for d in SAMPLE_DAYS]
+        free = [samples[d]["free"] for d in SAMPLE_DAYS]
+        print("\nheap 96K, frozen firmware, collector (2 sub-meters): after boot alloc %d free %d; "
+              "days %s: alloc %s free %s" % (boot["alloc"], boot["free"], SAMPLE_DAYS, alloc, free))
+        assert max(alloc) - min(alloc) <= TOLERANCE, alloc
+        assert alloc[-1] - alloc[1] <= TOLERANCE // 2, alloc
+        assert min(free + [boot["free"]]) >= 8 * 1024, (boot, free)

@@ -4,8 +4,7 @@
 #                                        #   "ids": [...], "manufacturers": [...], "dup_window": s,
 #                                        #   "poll_ms": 2, "keep": 4}
 #     port.consumers.append(fn)          # fn(frame, now): every link-checked frame goes upward here
-#     await port.run()                   # services the driver every poll_ms (board clock) and on
-#                                        # GDO edges
+#     await port.run()                   # services the driver every poll_ms (board clock)
 #
 # Upward hook: `consumers` is a plain list of callables, called in order with the link core's
 # Frame object (meter/cores/wmbus/frame.py: fields point into the link's buffer, valid only during
@@ -118,20 +117,16 @@ class RadioPort:
             fn(f, now)
 
     async def run(self):
-        """Service on every GDO edge and every poll_ms of the board clock (drivers/cc1101/aio.py)."""
+        """Service the driver every poll_ms of the board clock. Polling only, no GDO interrupts:
+        no ThreadSafeFlag (asyncio/event.py) and no ticker task on the small heap; at the default
+        2 ms the RX FIFO margins of `make bench` (host_tools/bench_radio.py, "polling without
+        interrupts") hold for every mode and frame length."""
         if self.error is not None:
             return
-        from meter.drivers.cc1101.aio import AsyncRadio
-        ar = AsyncRadio(self.radio, self.clock.sleep_ms, self.poll_ms)
-        try:
-            import machine
-            trig = machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING
-        except (ImportError, AttributeError):  # the unix_sim board: its pins take any trigger
-            trig = None
-        ar.attach(trig)
+        sleep_ms = self.clock.sleep_ms
         while True:
             self.poll()
-            await ar.wait()
+            await sleep_ms(self.poll_ms)
 
     # --- diagnostics (allocate; called on request only) --------------------------------------
     def stats(self):

@@ -41,19 +41,24 @@ MAX_INSTALL = 16
 class Collector:
     def __init__(self, submeters, keys, counter_slots=None):
         n = len(submeters)
-        self.id_strs = [m["id"] for m in submeters]
-        self.ids = bytearray()  # A field bytes as on air (4 per meter, LE): no big ints on 32-bit
-        for m in submeters:
+        # per meter 8 bytes, as on air: A field (4, LE: no big ints on 32-bit), M field (2, LE),
+        # P1 channel, plain allowed; one bytearray, not four objects
+        self._tab = t = bytearray(8 * n)
+        self.eids = []  # P1 equipment ids: manufacturer letters and the 8-digit id (no str per frame)
+        for i in range(n):
+            m = submeters[i]
             v = int(m["id"], 16)
-            self.ids.extend(bytes((v >> (8 * k)) & 0xFF for k in range(4)))
-        self.mfcts = array.array("i", [mfct_code(m["mfct"]) for m in submeters])
-        self.chans = bytes(int(m["channel"]) for m in submeters)
-        for c in self.chans:
-            if not 1 <= c <= 4:
+            c = mfct_code(m["mfct"])
+            ch = int(m["channel"])
+            if not 1 <= ch <= 4:
                 raise ValueError("collector: channel must be 1..4")
-        self.plain = bytes(1 if m.get("plain") else 0 for m in submeters)
+            for k in range(4):
+                t[8 * i + k] = (v >> (8 * k)) & 0xFF
+            t[8 * i + 4], t[8 * i + 5] = c & 0xFF, c >> 8
+            t[8 * i + 6], t[8 * i + 7] = ch, 1 if m.get("plain") else 0
+            self.eids.append("%c%c%c%s" % (((c >> 10) & 31) + 64, ((c >> 5) & 31) + 64, (c & 31) + 64,
+                                           m["id"]))
         self._keys = [keys.get(m["key"]) if m.get("key") else None for m in submeters]
-        self._eids = [self.mfct_id(i) for i in range(n)]  # built once: no str per frame
         self.stats = array.array("i", [0] * (N_STATS * n))
         self.total = array.array("i", [0] * N_STATS)
         self.counters = Counters(n)
@@ -73,13 +78,11 @@ class Collector:
         return r
 
     def _find(self, b):
-        m = b[2] | (b[3] << 8)
-        ids = self.ids
-        for i in range(len(self.mfcts)):
-            j = 4 * i
-            if (self.mfcts[i] == m and ids[j] == b[4] and ids[j + 1] == b[5]
-                    and ids[j + 2] == b[6] and ids[j + 3] == b[7]):
-                return i
+        t = self._tab
+        for j in range(0, len(t), 8):
+            if (t[j] == b[4] and t[j + 1] == b[5] and t[j + 2] == b[6] and t[j + 3] == b[7]
+                    and t[j + 4] == b[2] and t[j + 5] == b[3]):
+                return j >> 3
         return -1
 
     def _heard(self, f):
@@ -148,7 +151,7 @@ class Collector:
                 return self._count(i, WRONG_KEY)
             if r != M5.OK:
                 return self._count(i, MALFORMED)
-        elif not (md == 0 and self.plain[i] and ctr < 0):
+        elif not (md == 0 and self._tab[8 * i + 7] and ctr < 0):
             return self._count(i, MALFORMED)
         if ctr >= 0 and not self.counters.fresh(i, ctr):
             return self._count(i, REPLAYED)
@@ -192,16 +195,10 @@ class Collector:
             val //= 10
             sc += 1
         try:
-            self.out.set(self.chans[i], dtype, self._eids[i], ts, val, sc, unit)
+            self.out.set(self._tab[8 * i + 6], dtype, self.eids[i], ts, val, sc, unit)
         except ValueError:
             return MALFORMED
         return OK
-
-    def mfct_id(self, i):
-        """Equipment id for P1: manufacturer letters and the 8-digit id."""
-        m = self.mfcts[i]
-        return "%c%c%c%s" % (((m >> 10) & 31) + 64, ((m >> 5) & 31) + 64, (m & 31) + 64,
-                             self.id_strs[i])
 
     def meter_stats(self, i):
         return self.stats[i * N_STATS:(i + 1) * N_STATS]

@@ -150,9 +150,9 @@ class OmsService:
             names = ("ok", "bad_mac", "replayed", "wrong_key", "unknown", "malformed")
             out["total"] = dict(zip(names, c.total))
             out["meters"] = []
-            for i in range(len(c.id_strs)):
+            for i in range(len(c.eids)):
                 m = dict(zip(names, c.meter_stats(i)))
-                m["id"] = c.id_strs[i]
+                m["id"] = c.eids[i][3:]
                 m["counter"] = c.counters.last[i]
                 out["meters"].append(m)
             out["install"] = [{"id": e[0], "mfct": e[1], "type": e[2], "rssi": e[3],

@@ -57,7 +57,7 @@ class RadioTx:
         self.acc = self.id & 0xFF
         self.counter = 0  # AFL MCR of the last frame sent; persisted by the owner
         self.buf = bytearray(256)
-        self._m7 = Mode7()
+        self._m7 = Mode7(tx=True)
         self._iv = bytearray(16)
         self._hour = -1
         self._used_ms = 0

@@ -11,7 +11,6 @@ ERR_CHECK = const(31)  # no 2F2F after decryption: wrong key (or corrupt frame)
 class Mode5:
     def __init__(self):
         self.iv = bytearray(16)
-        self._views = {}
 
     def decrypt(self, key, tpl, b, end):
         """Decrypt tpl.nblocks blocks at tpl.data_off in place. OK or an error code; on

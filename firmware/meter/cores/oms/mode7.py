@@ -14,17 +14,18 @@ ERR_CHECK = const(63)  # no 2F2F after decryption (MAC was good: a meter-side er
 ERR_KDF = const(64)  # unsupported KDF selection
 
 _SCR = const(272)
+_IV0 = b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"  # a literal: ROM when frozen
 
 
 class Mode7:
-    def __init__(self):
+    def __init__(self, tx=False):
         self.kdf_in = bytearray(16)
         self.kenc = bytearray(16)
         self.kmac = bytearray(16)
         self.mac = bytearray(16)
-        self.iv0 = bytes(16)
-        self.scr = bytearray(_SCR)
-        self._scrv = memoryview(self.scr)
+        self.iv0 = _IV0
+        # the transmitter's MAC input (services/radio_tx.py); the receiver MACs in place
+        self.scr = bytearray(_SCR) if tx else None
 
     def derive(self, key, mcr_bytes_src, mcr_off, id_src, id_off):
         """Kenc and Kmac into self.kenc / self.kmac (KDFS 1)."""
@@ -40,25 +41,31 @@ class Mode7:
         metercrypto.cmac_into(key, d, self.kmac)
 
     def verify(self, b, afl, end):
-        """Check the AFL MAC with self.kmac. OK or ERR_MAC/ERR_LENGTH."""
-        s = self.scr
-        k = 0
-        for i in range(afl.mcl_off, afl.mac_off):  # MCL, KI, MCR
-            s[k] = b[i]
-            k += 1
-        if afl.ml_off >= 0:
-            s[k] = b[afl.ml_off]
-            s[k + 1] = b[afl.ml_off + 1]
-            k += 2
-        n = end - afl.next_off
-        if k + n > _SCR:
-            return ERR_LENGTH
-        s[k:k + n] = memoryview(b)[afl.next_off:end]
-        metercrypto.cmac_into(self.kmac, self._scrv[:k + n], self.mac)
-        ml = afl.mac_len
+        """Check the AFL MAC with self.kmac (the computed MAC in self.mac). OK or ERR_MAC. The
+        MAC input (MCL, KI, MCR, ML, then everything after the AFL) is made contiguous in the
+        frame buffer itself, no scratch copy of the frame: the k <= 9 bytes just before the data
+        are saved, MCL..MCR and ML moved there, and the saved bytes put back after the CMAC."""
+        s = afl.mcl_off
+        kp = afl.mac_off - s  # MCL, KI, MCR
+        lo = afl.ml_off
+        nxt = afl.next_off
+        t = nxt - kp - (2 if lo >= 0 else 0)  # > s: the MAC (>= 4 bytes) lies between
+        sv = self.kdf_in  # free once derive() is done
+        for i in range(nxt - t):
+            sv[i] = b[t + i]
+        for i in range(kp):  # from the saved copy where the move overlaps
+            x = s + i
+            b[t + i] = sv[x - t] if x >= t else b[x]
+        if lo >= 0:
+            b[nxt - 2] = sv[lo - t] if lo >= t else b[lo]
+            b[nxt - 1] = sv[lo + 1 - t] if lo + 1 >= t else b[lo + 1]
+        metercrypto.cmac_into(self.kmac, memoryview(b)[t:end], self.mac)
+        for i in range(nxt - t):
+            b[t + i] = sv[i]
+        mo = afl.mac_off
         diff = 0
-        for i in range(ml):  # constant time over the MAC bytes
-            diff |= self.mac[i] ^ b[afl.mac_off + i]
+        for i in range(afl.mac_len):  # constant time over the MAC bytes
+            diff |= self.mac[i] ^ b[mo + i]
         return OK if diff == 0 else ERR_MAC
 
     def open(self, key, b, afl, tpl, end):

@@ -14,7 +14,6 @@ _MLP = const(0x1000)
 _MCRP = const(0x0800)
 _MACP = const(0x0400)
 _KIP = const(0x0200)
-_MAC_LEN = {4: 4, 5: 8, 6: 12, 7: 16}  # MCL.AT -> MAC bytes (AES-CMAC-128 truncated)
 
 
 class Afl:
@@ -59,7 +58,8 @@ class Afl:
             self.mcr = b[q] | (b[q + 1] << 8) | (b[q + 2] << 16) | ((b[q + 3] & 0x3F) << 24)
             q += 4
         if f & _MACP:
-            self.mac_len = _MAC_LEN.get(self.mcl & 0x0F, 0) if f & _MCLP else 0
+            at = self.mcl & 0x0F  # MCL.AT 4..7: AES-CMAC-128 truncated to 4, 8, 12, 16 bytes
+            self.mac_len = 4 * (at - 3) if f & _MCLP and 4 <= at <= 7 else 0
             if self.mac_len == 0:
                 return ERR_SHORT
             self.mac_off = q

@@ -12,7 +12,7 @@ ERR_CI = const(41)
 ERR_CRC = const(42)  # payload CRC after decryption: wrong key or corrupt frame
 ERR_KEY = const(43)  # encrypted but no key given
 
-_LEN = {0x8C: 2, 0x8D: 8, 0x8E: 10, 0x8F: 16}
+_LEN = b"\x02\x08\x0a\x10"  # CI 0x8C..0x8F -> header bytes after the CI (a literal: ROM when frozen)
 _crc = metercrypto.crc16_en13757
 
 
@@ -28,9 +28,9 @@ class Ell:
 
     def read(self, b, ci_off, end, key=None):
         ci = b[ci_off]
-        n = _LEN.get(ci, -1)
-        if n < 0:
+        if not 0x8C <= ci <= 0x8F:
             return ERR_CI
+        n = _LEN[ci - 0x8C]
         p = ci_off + 1
         if p + n > end:
             return ERR_SHORT

@@ -2,7 +2,7 @@
 # float in the path that feeds P1: a value is an int `value` with a decimal `scaler`).
 #
 #     r = Record(); p = r.decode(b, p, end)   # >= 0: next offset; < 0: -reason (R_*)
-#     r.dtype, r.value (int; raw offset for T_VAR/T_REAL), r.unit, r.scaler, r.storage,
+#     r.dtype, r.value (int; raw offset for _T_VAR/_T_REAL), r.unit, r.scaler, r.storage,
 #     r.tariff, r.subunit, r.function, r.vif, r.vife_off/n_vife, r.data_off, r.data_len
 #     p = encode(out, p, dif, vif, value, storage=0, tariff=0, subunit=0)  # ints / BCD
 #
@@ -12,58 +12,60 @@
 # text, 0x7E/0xFE any, 0x7F/0xFF manufacturer specific (passed through with its VIFEs).
 from micropython import const
 
-# reasons (returned negated)
+# reasons (returned negated); names with a leading underscore are const-folded here only (no
+# module-dict entry on the heap): the values are the interface, the names of those no caller uses
+# are private
 R_SHORT = const(1)  # record runs past the end
 R_DIFE = const(2)  # more than 10 DIFEs
-R_VIFE = const(3)  # more than 10 VIFEs
+_R_VIFE = const(3)  # more than 10 VIFEs
 R_LVAR = const(4)  # reserved/unsupported LVAR
 R_BCD = const(5)  # invalid BCD digit (other than the sign nibble F)
-R_DIF = const(6)  # special function DIF inside the records (0x0F/0x1F: manufacturer data follows)
+_R_DIF = const(6)  # special function DIF inside the records (0x0F/0x1F: manufacturer data follows)
 
 # data types
 T_NONE = const(0)
 T_INT = const(1)
 T_BCD = const(2)
-T_REAL = const(3)  # IEEE 754 single: raw at data_off (the caller decides; P1 never sees it)
-T_VAR = const(4)  # variable length: data_off, data_len
-T_DATE_G = const(5)
+_T_REAL = const(3)  # IEEE 754 single: raw at data_off (the caller decides; P1 never sees it)
+_T_VAR = const(4)  # variable length: data_off, data_len
+_T_DATE_G = const(5)
 T_DATETIME_F = const(6)
-T_TIME_J = const(7)
-T_DATETIME_I = const(8)
-T_DST_K = const(9)
+_T_TIME_J = const(7)
+_T_DATETIME_I = const(8)
+_T_DST_K = const(9)
 T_MFCT = const(10)  # 0x0F/0x1F: manufacturer data to the end
 
 # units
-U_NONE = const(0)
+_U_NONE = const(0)
 U_WH = const(1)
 U_J = const(2)
 U_M3 = const(3)
-U_KG = const(4)
-U_S = const(5)
-U_W = const(6)
-U_JH = const(7)
-U_M3H = const(8)
-U_C = const(9)
-U_K = const(10)
-U_BAR = const(11)
-U_HCA = const(12)
-U_DATE = const(13)
-U_DATETIME = const(14)
-U_M3MIN = const(15)
-U_M3S = const(16)
-U_KGH = const(17)
-U_ID = const(18)  # fabrication number, identification, address
-U_VAR = const(19)  # described elsewhere (plain text / any / manufacturer)
-U_VA = const(20)
-U_VAR_R = const(21)  # reactive, FD-table extension
+_U_KG = const(4)
+_U_S = const(5)
+_U_W = const(6)
+_U_JH = const(7)
+_U_M3H = const(8)
+_U_C = const(9)
+_U_K = const(10)
+_U_BAR = const(11)
+_U_HCA = const(12)
+_U_DATE = const(13)
+_U_DATETIME = const(14)
+_U_M3MIN = const(15)
+_U_M3S = const(16)
+_U_KGH = const(17)
+_U_ID = const(18)  # fabrication number, identification, address
+_U_VAR = const(19)  # described elsewhere (plain text / any / manufacturer)
+_U_VA = const(20)
+_U_VAR_R = const(21)  # reactive, FD-table extension
 
 # EN 13757-3 primary VIFs E0000nnn .. E1010nnn: the unit by bits 6..3 and the decimal
 # scaler's offset from nnn (Wh: 10^(nnn-3), J: 10^nnn, m3: 10^(nnn-6), ...); entry 4 is on time.
-_PRIMARY_UNIT = bytes((U_WH, U_J, U_M3, U_KG, U_S, U_W, U_JH, U_M3H, U_M3MIN, U_M3S, U_KGH))
+_PRIMARY_UNIT = b"\x01\x02\x03\x04\x05\x06\x07\x08\x0f\x10\x11"  # Wh J m3 kg s W J/h m3/h m3/min m3/s kg/h
 _PRIMARY_EXP = (-3, 0, -6, -3, 0, -3, 0, -6, -7, -9, -3)
-U_V = const(22)
-U_A = const(23)
-U_PLAIN = U_VAR
+_U_V = const(22)
+_U_A = const(23)
+
 
 _LEN = (0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, -1, 6, 8)  # data field -> bytes (13: LVAR)
 
@@ -77,7 +79,7 @@ class Record:
         self.function = self.storage = self.tariff = self.subunit = 0
         self.dtype = T_NONE
         self.value = 0
-        self.unit = U_NONE
+        self.unit = _U_NONE
         self.scaler = 0
         self.ext = 0  # 0, 0xFB or 0xFD: the VIF table used
         self.vife_off = self.n_vife = 0
@@ -99,7 +101,7 @@ class Record:
             self.data_len = end - p
             return end
         if (dif & 0x0F) == 0x0F:
-            return -R_DIF
+            return -_R_DIF
         self.function = (dif >> 4) & 3
         st = (dif >> 6) & 1
         tar = sub = 0
@@ -140,7 +142,7 @@ class Record:
             if p >= end:
                 return -R_SHORT
             if k == 10:
-                return -R_VIFE
+                return -_R_VIFE
             e = b[p] & 0x80
             p += 1
             k += 1
@@ -150,34 +152,34 @@ class Record:
     def _unit(self, v):
         x = self.ext
         v &= 0x7F
-        u, s = U_VAR, 0
+        u, s = _U_VAR, 0
         if x == 0:
             n = v & 7
             h = v >> 3
             if h <= 10:  # E0000nnn .. E1010nnn: one unit each, scaler nnn + offset (table below)
                 u = _PRIMARY_UNIT[h]
-                s = 0 if u == U_S else n + _PRIMARY_EXP[h]  # on time: nn = s/min/h/d, kept in vif
+                s = 0 if u == _U_S else n + _PRIMARY_EXP[h]  # on time: nn = s/min/h/d, kept in vif
             elif h == 11:
-                u, s = U_C, (v & 3) - 3
+                u, s = _U_C, (v & 3) - 3
             elif h == 12:
-                u, s = (U_K if v < 0x64 else U_C), (v & 3) - 3
+                u, s = (_U_K if v < 0x64 else _U_C), (v & 3) - 3
             elif h == 13:
                 if v < 0x6C:
-                    u, s = U_BAR, (v & 3) - 3
+                    u, s = _U_BAR, (v & 3) - 3
                 elif v < 0x6E:
-                    u = U_DATE if v == 0x6C else U_DATETIME
+                    u = _U_DATE if v == 0x6C else _U_DATETIME
                 elif v == 0x6E:
-                    u = U_HCA
+                    u = _U_HCA
             elif h == 14 or h == 15:
                 if v in (0x78, 0x79, 0x7A):
-                    u = U_ID
+                    u = _U_ID
                 elif v < 0x78:
-                    u = U_S
+                    u = _U_S
         elif x == 0xFD:
             if v & 0x70 == 0x40:
-                u, s = U_V, (v & 0x0F) - 9
+                u, s = _U_V, (v & 0x0F) - 9
             elif v & 0x70 == 0x50:
-                u, s = U_A, (v & 0x0F) - 12
+                u, s = _U_A, (v & 0x0F) - 12
         elif x == 0xFB:
             if v & 0x7E == 0x00:
                 u, s = U_WH, (v & 1) + 5  # MWh 0.1..1 -> Wh 10^5..10^6
@@ -193,15 +195,15 @@ class Record:
             if lv > 0xBF:
                 return -R_LVAR
             n = lv
-            self.dtype = T_VAR
+            self.dtype = _T_VAR
         if p + n > end:
             return -R_SHORT
         self.data_off, self.data_len = p, n
-        if self.dtype == T_VAR:
+        if self.dtype == _T_VAR:
             return p + n
         u = self.unit
         if df == 5:
-            self.dtype = T_REAL
+            self.dtype = _T_REAL
         elif df >= 9 and df != 13:
             v = 0
             neg = False
@@ -218,17 +220,17 @@ class Record:
             v = 0
             for i in range(n - 1, -1, -1):
                 v = (v << 8) | b[p + i]
-            if n and b[p + n - 1] & 0x80 and u != U_DATE and u != U_DATETIME and u != U_ID:
+            if n and b[p + n - 1] & 0x80 and u != _U_DATE and u != _U_DATETIME and u != _U_ID:
                 v -= 1 << (8 * n)  # two's complement (6.3.2, Type B)
             self.value = v
-            if u == U_DATE and n == 2:
-                self.dtype = T_DATE_G
-            elif u == U_DATETIME and n == 4:
+            if u == _U_DATE and n == 2:
+                self.dtype = _T_DATE_G
+            elif u == _U_DATETIME and n == 4:
                 self.dtype = T_DATETIME_F
-            elif u == U_DATETIME and n == 6:
-                self.dtype = T_DATETIME_I
-            elif u == U_DATETIME and n == 3:
-                self.dtype = T_TIME_J
+            elif u == _U_DATETIME and n == 6:
+                self.dtype = _T_DATETIME_I
+            elif u == _U_DATETIME and n == 3:
+                self.dtype = _T_TIME_J
             else:
                 self.dtype = T_INT
         return p + n

@@ -14,10 +14,9 @@ KIND_NONE = const(0)
 KIND_SHORT = const(1)
 KIND_LONG = const(2)
 
-# CI -> header kind (EN 13757-7 Table 2, the application-data CIs the meter handles)
-_KIND = {0x78: KIND_NONE, 0x79: KIND_NONE, 0x69: KIND_NONE, 0x70: KIND_NONE,
-         0x7A: KIND_SHORT, 0x7B: KIND_SHORT, 0x6A: KIND_SHORT, 0x6E: KIND_SHORT,
-         0x72: KIND_LONG, 0x73: KIND_LONG, 0x6B: KIND_LONG, 0x6F: KIND_LONG}
+# CI -> header kind (EN 13757-7 Table 2, the application-data CIs the meter handles): four CIs per
+# kind, in KIND order (a bytes literal: ROM when frozen, no dict on the heap)
+_CIS = b"\x78\x79\x69\x70\x7a\x7b\x6a\x6e\x72\x73\x6b\x6f"
 
 
 class Tpl:
@@ -27,22 +26,19 @@ class Tpl:
         self.status = 0
         self.cf = 0
         self.cfe = 0  # configuration field extension (mode 7: KDF selection, key id)
+        # from CF (EN 13757-7 7.5.8), set by read(): plain attributes, no properties on the heap
+        self.mode = 0  # security mode, CF bits 8..12
+        self.nblocks = 0  # encrypted 16-byte blocks (mode 5/7), CF bits 4..7
         self.addr_off = 2  # the link layer's M field: M(2) ID(4) version type
         self.data_off = 0
 
-    @property
-    def mode(self):
-        """Security mode, CF bits 8..12 (EN 13757-7 7.5.8)."""
-        return (self.cf >> 8) & 0x1F
-
-    @property
-    def nblocks(self):
-        """Encrypted 16-byte blocks, CF bits 4..7 (mode 5/7)."""
-        return (self.cf >> 4) & 0x0F
-
     def read(self, b, ci_off, end):
         ci = b[ci_off]
-        k = _KIND.get(ci, -1)
+        k = -1
+        for j in range(12):
+            if _CIS[j] == ci:
+                k = j >> 2
+                break
         if k < 0:
             return ERR_CI
         p = ci_off + 1
@@ -60,7 +56,9 @@ class Tpl:
                 return ERR_SHORT
             self.acc = b[p]
             self.status = b[p + 1]
-            self.cf = b[p + 2] | (b[p + 3] << 8)
+            cf = self.cf = b[p + 2] | (b[p + 3] << 8)
+            self.mode = (cf >> 8) & 0x1F
+            self.nblocks = (cf >> 4) & 0x0F
             p += 4
             self.cfe = 0
             if self.mode == 7:  # EN 13757-7 7.5.9: CFE follows CF in mode 7
@@ -69,7 +67,7 @@ class Tpl:
                 self.cfe = b[p]
                 p += 1
         else:
-            self.acc = self.status = self.cf = self.cfe = 0
+            self.acc = self.status = self.cf = self.cfe = self.mode = self.nblocks = 0
         self.data_off = p
         return OK
 

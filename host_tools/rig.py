@@ -1239,6 +1239,14 @@ class Rig:
                 reply = ("ok", vms, payload)
             else:
                 reply = ("err", " ".join(w[2:]), None)
+            if seq == "*":  # the meter lost a command line (no heap to read it): all waiters fail
+                with self._lock:
+                    lost = list(self._waiters.values())
+                    self._waiters.clear()
+                for waiter in lost:
+                    waiter["reply"] = reply
+                    waiter["event"].set()
+                return
             with self._lock:
                 waiter = self._waiters.pop(seq, None)
             if waiter:

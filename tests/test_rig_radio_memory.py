@@ -73,11 +73,11 @@ def test_96k_heap_radio_on_30_days_no_growth():
         assert min(free) >= 8 * 1024, free  # headroom for a protocol session
 
 
-@pytest.mark.timeout(300)  # at 96K the sim side of the rig link can run out of heap and stall
+@pytest.mark.timeout(300)  # a rig command lost for lack of heap now fails at once ("err *")
 @pytest.mark.xfail(strict=True, reason=(
-    "collector config does not fit 8 KB headroom yet: measured at 112K (same frozen image) boot "
-    "alloc 88,640 B, days 89,408-89,632 B (no growth) -> at 96K 7.4 KB free after boot, 6.4 KB while "
-    "receiving; the 96K run itself hits MemoryError (fragmentation) in the rig link while receiving"))
+    "collector config does not fit 8 KB headroom yet: measured at 96K boot alloc 88,448 B free "
+    "7,552 B, days 89,200-89,424 B free 6,800-6,576 B (no growth); ~1.6 KB short while receiving. "
+    "A run can also lose a rig-link line to fragmentation: it then fails with MemoryError at once"))
 def test_96k_heap_collector_30_days_no_growth():
     """The collector role (two sub-meters, gas mode 7 and water mode 5, keys in the key store) on
     the same 96 KB image: their frames on the air at the sample days reach P1 (dsmr-parser), 30

@@ -25,6 +25,7 @@
 #                 keys <seq> <hex> (typed on the keypad) | set <seq> <what> ... | sched ...
 #                 rate <seq> <n> (virtual ms per real ms from now on)
 #   meter -> rig: hello unix_sim <vms> | ok <seq> <vms> [json] | err <seq> <reason>
+#                 (err * <reason>: a command line lost for lack of heap; every waiting command fails)
 #                 tx <uart> <hex> | cfg <uart> <baud> <bits> <parity> <stop> | out <pin> <0|1>
 #                 log <text> | hit <fault> | rtc <epoch> | relay <0|1> <vms> | disp <hex lines>
 # Everything the meter does on the link is in virtual time; `ok` carries the virtual ms at which a

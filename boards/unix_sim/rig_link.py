@@ -2,6 +2,7 @@
 # one ASCII line per message, hex for bytes (the protocol is in board.py's header). Link does the
 # I/O; RigLink dispatches the rig's commands to the board's simulated devices and to the app's
 # simulation hooks (meter/app/sim.py).
+import gc
 import sys
 import time
 import json
@@ -134,20 +135,33 @@ class RigLink:
         while True:
             if link.pending:
                 link._try_flush()
-            line = await link.stream.readline()
-            if not line:
-                sys.exit(0)  # the rig went away: power is off
             w = None
             try:
+                line = await link.stream.readline()
+                if not line:
+                    sys.exit(0)  # the rig went away: power is off
                 w = line.decode().split()
                 self._command(w)
             except Exception as e:  # a bad command (or MemoryError) must not stop the meter
-                sys.print_exception(e)
-                msg = ("%s: %s" % (type(e).__name__, e)).replace("\n", " ")
-                if w and len(w) > 1 and w[0] != "rx":
-                    link.send("err %s %s\n" % (w[1], msg))  # the rig's waiter gets an answer
-                else:
-                    link.send("log link error: %s\n" % msg)
+                self._fail(w, e)
+
+    def _fail(self, w, e):
+        """Answer a command that failed: "err <seq> <Type>: <text>" so the rig's waiter fails at
+        once. Out of heap (the line itself may not fit), the answer is the exception type alone,
+        and a line lost while reading it (no seq known) is "err * ...": every waiter fails."""
+        link = self.link
+        try:
+            sys.print_exception(e)
+            msg = ("%s: %s" % (type(e).__name__, e)).replace("\n", " ")
+        except MemoryError:
+            gc.collect()
+            msg = "MemoryError"
+        if w and len(w) > 1 and w[0] != "rx":
+            link.send("err " + w[1] + " " + msg + "\n")  # the rig's waiter gets an answer
+        elif w is None:
+            link.send("err * " + msg + "\n")
+        else:
+            link.send("log link error: " + msg + "\n")
 
     def _reply(self, seq, extra=None):
         if extra is None:

@@ -9,6 +9,7 @@ from meter.common.registers import Registers
 from meter.cores.wmbus import records as R
 from meter.cores.wmbus.frame import Frame
 from meter.services import oms as O
+from meter.services import oms_tx as OT
 from meter.services import collector as C
 from meter.services.radio_tx import RadioTx
 
@@ -65,15 +66,15 @@ def test_schedule_values_and_counter_reservation():
     s.tick(due)
     eq(len(port.frames), 1)
     eq(saves, [due])  # the counter reservation is durable before the first frame
-    eq((s.tx.counter, s._reserved), (1, O.RES))
+    eq((s.tx.counter, s._reserved), (1, OT.RES))
     c, r = _open(port.frames[0], due)
     eq(r, C.OK)
     eq(c.channels()[0][4], 123456)
     # the next frames within the reservation: no save; the 17th reserves again
-    for k in range(O.RES):
+    for k in range(OT.RES):
         s.send(due + 1 + k)
     eq(len(saves), 2)
-    eq(s.tx.counter, O.RES + 1)
+    eq(s.tx.counter, OT.RES + 1)
 
 
 def test_counter_never_reused_after_restore():
@@ -87,7 +88,7 @@ def test_counter_never_reused_after_restore():
     eq(s2.tx_section()[3](buf), True)
     s2.send(5001)
     eq(s2.tx.counter > s.tx.counter, True)
-    eq(s2.tx.counter, O.RES + 1)
+    eq(s2.tx.counter, OT.RES + 1)
 
 
 def test_replay_counters_saved_and_restored():
@@ -121,8 +122,8 @@ def test_time_f_round_trip():
     for t in (to_secs(2026, 1, 5, 0, 0), to_secs(2031, 12, 31, 23, 59), to_secs(2063, 7, 1, 12, 30)):
         # a small int on 32-bit builds until 2031 (the year's high bits are the top nibble; later
         # it is a short-lived long int once per frame)
-        eq(O.time_f(t) < 1 << 30, t < to_secs(2032, 1, 1))
-        eq(to_secs(*R.datetime_f(O.time_f(t))), t)
+        eq(OT.time_f(t) < 1 << 30, t < to_secs(2032, 1, 1))
+        eq(to_secs(*R.datetime_f(OT.time_f(t))), t)
 
 
 def test_tick_allocates_nothing_between_frames():

@@ -9,61 +9,38 @@
 #       cut can never make the meter reuse a counter (EN 13757-7 9.5.2; a reused mode-7 counter
 #       would also reuse its session keys).
 #
-#   svc = OmsService(cfg["oms"], board.keys, registers, save_fn)
+#   svc = OmsService(cfg["oms"], board.keys, registers, save_fn)    (OmsTx of oms_tx.py with "tx":
+#       a receive-only meter never loads the transmit half)
 #   store.add(*svc.rx_section()) / store.add(*svc.tx_section())    when not None
 #   metering.consumers.append(svc.tick); radio_port.consumers.append(svc.collector.receive)
 #   svc.attach_radio(port)                                          the TX path
 import array
-import struct
 
-from meter.common.timeutil import from_secs
-
-RES = 16  # AFL counters reserved per durable write (one journal save per 16 frames)
 SECTION_RX = 0x4F52  # "OR": sub-meter replay counters
-SECTION_TX = 0x4F54  # "OT": own AFL counter reservation
-
-# record name -> (register, tariff) for the transmitted frame (services/radio_tx.py names)
-_SRC = (("import_wh", "1-0:1.8.0"), ("export_wh", "1-0:2.8.0"), ("import_wh_1", "1-0:1.8.1"),
-        ("import_wh_2", "1-0:1.8.2"), ("export_wh_1", "1-0:2.8.1"), ("export_wh_2", "1-0:2.8.2"),
-        ("power_w", "1-0:1.7.0"))
+SECTION_TX = 0x4F54  # "OT": own AFL counter reservation (services/oms_tx.py)
 
 
-def time_f(t):
-    """EN 13757-3 type F (date and time, minutes) of meter seconds t (UTC)."""
-    y, mo, d, hh, mm = from_secs(t)[:5]
-    y -= 2000
-    return (mm | hh << 8 | d << 16 | (y & 7) << 21 | mo << 24 | (y >> 3) << 28)
+def OmsService(cfg, keys, registers, save_fn):
+    """The OMS roles of cfg: an Oms (collector only) or, with "tx", an OmsTx."""
+    if cfg.get("tx"):
+        from meter.services.oms_tx import OmsTx
+        return OmsTx(cfg, keys, registers, save_fn)
+    return Oms(cfg, keys, registers, save_fn)
 
 
-class OmsService:
+class Oms:
+    """The collector role (or none); OmsTx adds the transmitter."""
+    tx = None
+
     def __init__(self, cfg, keys, registers, save_fn):
         self.save_fn = save_fn
-        self.regs = registers
         self.collector = None
-        self.tx = None
-        self._dirty = False
         self._seen = None
         subs = cfg.get("submeters")
         if subs:
             from meter.services.collector import Collector
             self.collector = Collector(subs, keys)
             self._seen = array.array("i", self.collector.counters.last)
-        tcfg = cfg.get("tx")
-        if tcfg:
-            from meter.services.radio_tx import RadioTx
-            key = keys.get(tcfg.get("key", "oms_tx_key"))
-            if key is None:
-                raise ValueError("oms tx: no key in the key store")
-            self.tx = RadioTx(tcfg.get("id", "00000001"), tcfg.get("mfct", "OMT"), key, tcfg)
-            self.tx_fmt = tcfg.get("format", "A")
-            self.values = {}
-            self._slots = [(n, registers.slot(o)) for n, o in _SRC
-                           if n in self.tx.records and registers.has(o)]
-            self._reserved = 0
-            self.due = -1
-            self.port = None
-            self.sent = 0
-            self.install_req = False
 
     # --- persistence ------------------------------------------------------------------------
     def rx_section(self):
@@ -83,24 +60,14 @@ class OmsService:
         return True
 
     def tx_section(self):
-        return None if self.tx is None else (SECTION_TX, 4, self._tx_dump, self._tx_load)
+        return None
 
-    def _tx_dump(self, buf):
-        struct.pack_into("<I", buf, 0, self._reserved)
-
-    def _tx_load(self, buf):
-        # restart above everything that may have been sent before the cut
-        self._reserved = struct.unpack_from("<I", buf, 0)[0]
-        self.tx.counter = self._reserved
-        return True
+    def attach_radio(self, port):
+        pass
 
     # --- schedule ----------------------------------------------------------------------------
-    def attach_radio(self, port):
-        if self.tx is not None:
-            self.port = port
-
     def tick(self, now):
-        """Metering consumer (every meter second): save moved replay counters; send when due."""
+        """Metering consumer (every meter second): save moved replay counters."""
         c = self.collector
         if c is not None:
             d = c.counters.last
@@ -112,35 +79,6 @@ class OmsService:
                     moved = True
             if moved:
                 self.save_fn(now)
-        if self.tx is None or self.port is None or self.port.error is not None:
-            return
-        if self.due < 0:
-            self.due = now + self.tx.next_delay()
-        if now >= self.due or self.install_req:
-            inst = self.install_req
-            self.install_req = False
-            if not inst:
-                self.due = now + self.tx.next_delay()
-            self.send(now, inst)
-
-    def send(self, now, install=False):
-        """Build one frame from the registers of this second and hand it to the radio port."""
-        tx = self.tx
-        if tx.counter + 1 > self._reserved:  # durable before the counter goes on air
-            self._reserved = tx.counter + RES
-            self.save_fn(now)
-        v = self.values
-        r = self.regs.values
-        for name, slot in self._slots:
-            v[name] = r[slot]
-        if "time_f" in tx.records:
-            v["time_f"] = time_f(now)
-        n = tx.build(v, now, install)
-        if n == 0:
-            return 0
-        if self.port.send(tx.buf, n, tx.mode, self.tx_fmt):
-            self.sent += 1
-        return n
 
     # --- diagnostics (allocate; on request) ---------------------------------------------------
     def info(self):
@@ -157,9 +95,4 @@ class OmsService:
                 out["meters"].append(m)
             out["install"] = [{"id": e[0], "mfct": e[1], "type": e[2], "rssi": e[3],
                                "snd_ir": e[4]} for e in c.install]
-        t = self.tx
-        if t is not None:
-            out["tx"] = {"counter": t.counter, "reserved": self._reserved, "due": self.due,
-                         "sent": self.sent, "denied": t.denied,
-                         "port": None if self.port is None else list(self.port.tx_stats)}
         return out

@@ -45,26 +45,21 @@ _MCSM0 = const(0x18)
 _SRES = const(0x30)
 _SCAL = const(0x33)
 _SRX = const(0x34)
-_STX = const(0x35)
 _SIDLE = const(0x36)
 _SPWD = const(0x39)
 _SFRX = const(0x3A)
-_SFTX = const(0x3B)
 _SNOP = const(0x3D)
 # status registers, read with READ | BURST (SWRS061 table 44)
 _PARTNUM = const(0x30)
 _VERSION = const(0x31)
 _LQI = const(0x33)  # bit 7 CRC_OK, 6..0 LQI
 _RSSI = const(0x34)
-_TXBYTES = const(0x3A)  # bit 7 TXFIFO_UNDERFLOW, 6..0 bytes
 _RXBYTES = const(0x3B)  # bit 7 RXFIFO_OVERFLOW, 6..0 bytes
 _PATABLE = const(0x3E)
 _FIFO = const(0x3F)
 _FIFO_SIZE = const(64)
 # chip status byte bits 6..4 STATE (SWRS061 10.1, table 23)
-_ST_IDLE = const(0)
 _ST_RXFIFO_OVERFLOW = const(6)
-_ST_TXFIFO_UNDERFLOW = const(7)
 # PKTCTRL0.LENGTH_CONFIG (SWRS061 15.3) with the other PKTCTRL0 bits of RX_TC (all 0)
 _LEN_FIXED = const(0)
 _LEN_INFINITE = const(2)
@@ -83,6 +78,8 @@ _TX = const(2)
 _OFF = const(3)
 
 NEED_MORE = const(-1)
+
+_tx = None  # the transmit module (tx.py), imported by the first transmit()
 
 
 class CC1101Error(Exception):
@@ -199,9 +196,6 @@ class CC1101:
                 dst[i] = r[0]
         spi.select(0)
 
-    def _write_fifo(self, src, s, k):
-        self._write_chunks(_FIFO | _BURST, src, s, k)
-
     # --- setup and states ---------------------------------------------------------------------
     def reset(self):
         """SRES, then check the chip answers (PARTNUM 0x00, a known VERSION)."""
@@ -303,7 +297,7 @@ class CC1101:
         """Move bytes out of the RX FIFO (or into the TX FIFO) and steer the packet length.
         Returns a bitmask of EV_* events. Allocation-free; call from a GDO edge or a timer."""
         if self._st == _TX:
-            return self._tx_service()
+            return _tx.service(self)
         if self._st == _OFF:
             return 0
         ev = 0
@@ -446,65 +440,14 @@ class CC1101:
         self._restart()
         return ev
 
-    # --- transmit -----------------------------------------------------------------------------
+    # --- transmit (tx.py: loaded at the first transmit, a receive-only meter never loads it) --
     def transmit(self, src, n, patch, s1=False):
         """Start sending src[0:n] (bytes after the sync word, from the link core's encode) with
         a TX patch from regs (TX_T1, TX_C1, TX_S). S1 puts its own preamble and sync word in the
         FIFO first. Then call service() until EV_TX_DONE or EV_TX_FAIL; RX must be restarted
         after."""
-        self.strobe(_SIDLE)
-        self._load(1 if s1 else 0, patch)
-        self.strobe(_SFTX)
-        total = n + (len(R.S1_HEADER) if s1 else 0)
-        self._tx_src = src
-        self._tx_n = self._tx_end = n
-        if total & 0xFF == 0:  # PKTLEN 0 cannot end a packet: one more postamble byte
-            self._tx_n = n + 1
-            total += 1
-        self._tx_pos = -len(R.S1_HEADER) if s1 else 0
-        self.write_reg(_PKTLEN, total & 0xFF)
-        self._tx_fixed = total < 256 and total & 0xFF != 0
-        self.write_reg(_PKTCTRL0, _LEN_FIXED if self._tx_fixed else _LEN_INFINITE)
-        self._tx_fill(_FIFO_SIZE)
-        self._st = _TX
-        self._strobe_cal(_STX)
-
-    def _tx_fill(self, room):
-        while room > 0 and self._tx_pos < self._tx_n:
-            p = self._tx_pos
-            if p < 0:
-                k = -p if -p < room else room
-                h = R.S1_HEADER
-                self._write_fifo(h, len(h) + p, k)
-            elif p >= self._tx_end:
-                k = 1
-                self._write_fifo(b"\x55", 0, 1)
-            else:
-                k = self._tx_end - p
-                if k > room:
-                    k = room
-                self._write_fifo(self._tx_src, p, k)
-            self._tx_pos += k
-            room -= k
-
-    def _tx_service(self):
-        txb = self._read_stable(_TXBYTES)
-        state = (self._r[0] >> 4) & 7
-        if txb & 0x80 or state == _ST_TXFIFO_UNDERFLOW:
-            self.underflows += 1
-            self.strobe(_SIDLE)
-            self.strobe(_SFTX)
-            self._st = _OFF
-            return EV_TX_FAIL
-        count = txb & 0x7F
-        left = self._tx_n - self._tx_pos  # not yet in the FIFO
-        if not self._tx_fixed and left + count < 256 and (left + count) & 0xFF:
-            self.write_reg(_PKTCTRL0, _LEN_FIXED)  # fewer than 256 to send: end at PKTLEN
-            self._tx_fixed = True
-        if left > 0:
-            self._tx_fill(_FIFO_SIZE - count)
-            return 0
-        if state == _ST_IDLE and count == 0:  # TXOFF_MODE = IDLE: the packet is out
-            self._st = _OFF
-            return EV_TX_DONE
-        return 0
+        global _tx
+        if _tx is None:
+            from meter.drivers.cc1101 import tx as _t
+            _tx = _t
+        _tx.start(self, src, n, patch, s1)

@@ -1,6 +1,6 @@
-# CC1101 driver core for wireless M-Bus: a polling engine (no clock, no asyncio). The sync and
-# async wrappers (sync.py, aio.py) only decide when service() runs: on GDO0/GDO2 edges and on a
-# timer.
+# CC1101 driver core for wireless M-Bus: a polling engine (no clock, no asyncio). The callers only
+# decide when service() runs: the meter's radio port (ports/radio.py) every poll_ms of the board
+# clock, the blocking wrapper sync.py for scripts and bring-up.
 #
 #     radio = CC1101(board.spi("radio"), board.pin("radio_gdo0"), board.pin("radio_gdo2"),
 #                    length_fn=mode.expected_length, bufs=link.rx_buffers(2))

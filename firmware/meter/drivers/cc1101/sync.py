@@ -1,6 +1,6 @@
 # Blocking wrapper around the CC1101 core: polls service() with a sleep in between. For scripts
-# and bring-up on a board; the meter's radio port polls from its own task. `sleep_ms` is the board clock's (HAL): the
-# driver never reads a clock itself.
+# and bring-up on a board; the meter's radio port polls from its own task. `sleep_ms` is the
+# board clock's (HAL): the driver never reads a clock itself.
 from meter.drivers.cc1101.core import EV_TX_DONE, EV_TX_FAIL
 
 
